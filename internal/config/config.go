@@ -1,0 +1,264 @@
+// Package config holds credtrack's one Config struct: its defaults, how
+// environment variables and flags override them, the _FILE variants of
+// secrets, and the validation that reports every problem at once.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the configuration of every subcommand. The zero value is not
+// usable; start from Default. Each field has a flag and a CREDTRACK_*
+// environment variable (see Fields); secrets also accept a _FILE variant
+// naming a file that holds the value.
+type Config struct {
+	// DataDir holds the SQLite database, the document blobs and the
+	// generated master key. Created with mode 0700 when missing.
+	DataDir string
+	// DatabaseURL selects PostgreSQL ("postgres://…"). Empty means the
+	// embedded, encrypted SQLite database in DataDir. Secret.
+	DatabaseURL string
+	// MasterKey is 64 hex digits (256 bits). Empty means the key file
+	// DataDir/master.key, generated on first start. Secret.
+	MasterKey string
+	// Listen is the address the HTTP server listens on.
+	Listen string
+	// BaseURL is the public URL used in emailed links. Defaults to
+	// http://Listen.
+	BaseURL string
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+	// LogFormat is text or json.
+	LogFormat string
+	// ShutdownTimeout bounds how long a graceful shutdown waits for
+	// requests and jobs to finish.
+	ShutdownTimeout time.Duration
+	// MaxBodyBytes caps request bodies other than document uploads.
+	MaxBodyBytes int64
+	// SessionIdle and SessionLifetime are the idle timeout and the
+	// absolute lifetime of a signed-in session.
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
+	// DevInsecureCookies drops the Secure attribute and the __Host- prefix
+	// from cookies so that plain-http localhost works; demo sets it.
+	DevInsecureCookies bool
+}
+
+// Default returns the configuration used when nothing is set: data in
+// ./credtrack-data, listening on 127.0.0.1:8080.
+func Default() Config {
+	return Config{
+		DataDir:         "credtrack-data",
+		Listen:          "127.0.0.1:8080",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 20 * time.Second,
+		MaxBodyBytes:    1 << 20,
+		SessionIdle:     30 * time.Minute,
+		SessionLifetime: 12 * time.Hour,
+	}
+}
+
+// Field describes one configuration setting: its flag, its environment
+// variable and whether it is a secret (secrets get a _FILE variant and are
+// never printed).
+type Field struct {
+	Flag   string
+	Usage  string
+	Secret bool
+	ptr    any
+}
+
+// Env returns the environment variable of the field, e.g. CREDTRACK_DATA_DIR.
+func (f Field) Env() string {
+	return "CREDTRACK_" + strings.ToUpper(strings.ReplaceAll(f.Flag, "-", "_"))
+}
+
+// Fields lists the settings bound to c. Subcommands pick the ones they use.
+func (c *Config) Fields() []Field {
+	return []Field{
+		{"data-dir", "directory for the SQLite database, documents and master key", false, &c.DataDir},
+		{"database-url", "PostgreSQL URL (postgres://…); empty uses embedded SQLite", true, &c.DatabaseURL},
+		{"master-key", "master key, 64 hex digits; empty uses DATA_DIR/master.key", true, &c.MasterKey},
+		{"listen", "HTTP listen address", false, &c.Listen},
+		{"base-url", "public base URL for emailed links (default http://LISTEN)", false, &c.BaseURL},
+		{"log-level", "log level: debug, info, warn, error", false, &c.LogLevel},
+		{"log-format", "log format: text or json", false, &c.LogFormat},
+		{"shutdown-timeout", "how long graceful shutdown waits", false, &c.ShutdownTimeout},
+		{"max-body-bytes", "maximum request body size in bytes (uploads have their own limit)", false, &c.MaxBodyBytes},
+		{"session-idle", "session idle timeout", false, &c.SessionIdle},
+		{"session-lifetime", "session absolute lifetime", false, &c.SessionLifetime},
+		{"dev-insecure-cookies", "allow plain-http cookies (localhost development only)", false, &c.DevInsecureCookies},
+	}
+}
+
+// Load applies environment variables and then the flags in args to c,
+// resolves _FILE secrets and validates the result. It registers the named
+// fields (all when names is empty) on fs. Every problem found is reported
+// in one joined error.
+func (c *Config) Load(fs *flag.FlagSet, args []string, getenv func(string) string, names ...string) error {
+	var errs []error
+	fields := c.pick(names)
+	files := map[string]*string{}
+	for _, f := range fields {
+		if v := getenv(f.Env()); v != "" {
+			if err := set(f.ptr, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %v", f.Env(), err))
+			}
+		}
+		bind(fs, f)
+		if f.Secret {
+			p := new(string)
+			*p = getenv(f.Env() + "_FILE")
+			fs.StringVar(p, f.Flag+"-file", *p, "file holding "+f.Flag+" (or "+f.Env()+"_FILE)")
+			files[f.Flag] = p
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, f := range fields {
+		if p := files[f.Flag]; p != nil && *p != "" {
+			b, err := os.ReadFile(*p)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s-file: cannot read the file: %v", f.Flag, errors.Unwrap(err)))
+				continue
+			}
+			_ = set(f.ptr, strings.TrimSpace(string(b)))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return c.Validate()
+}
+
+func (c *Config) pick(names []string) []Field {
+	all := c.Fields()
+	if len(names) == 0 {
+		return all
+	}
+	var out []Field
+	for _, f := range all {
+		for _, n := range names {
+			if f.Flag == n {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+func bind(fs *flag.FlagSet, f Field) {
+	usage := f.Usage + " (" + f.Env() + ")"
+	switch p := f.ptr.(type) {
+	case *string:
+		fs.StringVar(p, f.Flag, *p, usage)
+	case *time.Duration:
+		fs.DurationVar(p, f.Flag, *p, usage)
+	case *int64:
+		fs.Int64Var(p, f.Flag, *p, usage)
+	case *bool:
+		fs.BoolVar(p, f.Flag, *p, usage)
+	}
+}
+
+func set(ptr any, v string) error {
+	switch p := ptr.(type) {
+	case *string:
+		*p = v
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration (use e.g. 30m): %q", v)
+		}
+		*p = d
+	case *int64:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", v)
+		}
+		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not true or false: %q", v)
+		}
+		*p = b
+	}
+	return nil
+}
+
+// Validate checks the configuration and reports every problem at once.
+// Secret values are never echoed back in the messages.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.DataDir == "" {
+		bad("data-dir: must not be empty")
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("database-url: must be a postgres:// URL (the value is not shown because it may hold a password)")
+		}
+	}
+	if c.MasterKey != "" {
+		if len(c.MasterKey) != 64 || strings.Trim(strings.ToLower(c.MasterKey), "0123456789abcdef") != "" {
+			bad("master-key: must be 64 hex digits (256 bits); generate one with: openssl rand -hex 32")
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen: %q is not host:port", c.Listen)
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("base-url: %q is not an http(s) URL", c.BaseURL)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log-format: %q is not text or json", c.LogFormat)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown-timeout: must be positive")
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("max-body-bytes: must be at least 1024")
+	}
+	if c.SessionIdle <= 0 || c.SessionLifetime <= 0 || c.SessionIdle > c.SessionLifetime {
+		bad("session-idle and session-lifetime: must be positive, idle no longer than lifetime")
+	}
+	return errors.Join(errs...)
+}
+
+// PublicURL returns BaseURL, or http://Listen when it is not set.
+func (c *Config) PublicURL() string {
+	if c.BaseURL != "" {
+		return strings.TrimRight(c.BaseURL, "/")
+	}
+	return "http://" + c.Listen
+}
+
+// SQLitePath is the database file of the embedded backend.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "credtrack.db") }
+
+// BlobDir is the directory of the local document blob store.
+func (c *Config) BlobDir() string { return filepath.Join(c.DataDir, "blobs") }
+
+// KeyFile is where a generated master key is kept.
+func (c *Config) KeyFile() string { return filepath.Join(c.DataDir, "master.key") }

@@ -1,0 +1,263 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"credtrack"
+)
+
+// canonicalEvent is the exact byte form an audit hash covers. Field order
+// is fixed by the struct, map keys are sorted by encoding/json, and times
+// are integers, so the bytes are the same on every backend and platform.
+type canonicalEvent struct {
+	ID         string            `json:"id"`
+	OrgID      string            `json:"org"`
+	Seq        int64             `json:"seq"`
+	At         int64             `json:"at"`
+	ActorKind  string            `json:"actor_kind"`
+	ActorID    string            `json:"actor_id"`
+	ActorRole  string            `json:"actor_role"`
+	Action     string            `json:"action"`
+	TargetType string            `json:"target_type"`
+	TargetID   string            `json:"target_id"`
+	Outcome    string            `json:"outcome"`
+	IP         string            `json:"ip"`
+	UserAgent  string            `json:"ua"`
+	RequestID  string            `json:"request_id"`
+	Details    map[string]string `json:"details"`
+}
+
+func (db *DB) chainHash(prev []byte, ev *credtrack.AuditEvent) []byte {
+	c := canonicalEvent{ev.ID, ev.OrgID, ev.Seq, ev.At.UnixMicro(), string(ev.ActorKind), ev.ActorID,
+		string(ev.ActorRole), ev.Action, ev.TargetType, ev.TargetID, string(ev.Outcome), ev.IP,
+		ev.UserAgent, ev.RequestID, ev.Details}
+	b, _ := json.Marshal(c) // cannot fail: strings and a string map only
+	mac := hmac.New(sha256.New, db.auditKey)
+	mac.Write(prev)
+	mac.Write(b)
+	return mac.Sum(nil)
+}
+
+// audit appends an event for the actor in the transaction's context. It is
+// called inside the transaction of the change it describes, so the change
+// and its event commit or roll back together.
+func (tx *Tx) audit(action, targetType, targetID string, outcome credtrack.Outcome, details map[string]string) error {
+	a := credtrack.ActorFromContext(tx.ctx)
+	return tx.appendEvent(&credtrack.AuditEvent{
+		OrgID: a.OrgID, ActorKind: a.Kind, ActorID: a.ID, ActorRole: a.Role,
+		Action: action, TargetType: targetType, TargetID: targetID, Outcome: outcome,
+		IP: a.IP, UserAgent: a.UserAgent, RequestID: a.RequestID, Details: details,
+	})
+}
+
+// appendEvent links ev into its organization's chain. The chain head row
+// is locked (FOR UPDATE on PostgreSQL; the single writer on SQLite) for the
+// rest of the transaction, so concurrent writers, even in several
+// processes, append one after another and never fork the chain.
+func (tx *Tx) appendEvent(ev *credtrack.AuditEvent) error {
+	if ev.ID == "" {
+		ev.ID = credtrack.NewID()
+	}
+	if ev.At.IsZero() {
+		ev.At = tx.now
+	}
+	if ev.Details == nil {
+		ev.Details = map[string]string{}
+	}
+	if ev.ActorKind == "" {
+		ev.ActorKind = credtrack.ActorAnonymous
+	}
+	if _, err := tx.exec("INSERT INTO audit_heads (org_id, seq, hash) VALUES (?, 0, ?) ON CONFLICT (org_id) DO NOTHING",
+		ev.OrgID, make([]byte, sha256.Size)); err != nil {
+		return fmt.Errorf("sqlstore: audit head: %w", err)
+	}
+	q := "SELECT seq, hash FROM audit_heads WHERE org_id = ?"
+	if tx.db.backend == Postgres {
+		q += " FOR UPDATE"
+	}
+	var seq int64
+	var prev []byte
+	if err := tx.queryRow(q, ev.OrgID).Scan(&seq, &prev); err != nil {
+		return fmt.Errorf("sqlstore: audit head: %w", err)
+	}
+	ev.Seq = seq + 1
+	ev.PrevHash = prev
+	ev.Hash = tx.db.chainHash(prev, ev)
+	details, _ := json.Marshal(ev.Details)
+	if _, err := tx.exec(`INSERT INTO audit_events (id, org_id, seq, at, actor_kind, actor_id, actor_role, action,
+		target_type, target_id, outcome, ip, user_agent, request_id, details, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ev.ID, ev.OrgID, ev.Seq, ev.At.UnixMicro(), string(ev.ActorKind), ev.ActorID, string(ev.ActorRole), ev.Action,
+		ev.TargetType, ev.TargetID, string(ev.Outcome), ev.IP, ev.UserAgent, ev.RequestID, string(details), ev.PrevHash, ev.Hash); err != nil {
+		return fmt.Errorf("sqlstore: insert audit event: %w", err)
+	}
+	if _, err := tx.exec("UPDATE audit_heads SET seq = ?, hash = ? WHERE org_id = ?", ev.Seq, ev.Hash, ev.OrgID); err != nil {
+		return fmt.Errorf("sqlstore: audit head: %w", err)
+	}
+	return nil
+}
+
+// RecordEvent appends ev on its own transaction, filling the actor fields
+// from ctx where ev leaves them empty. It is for events that change no data:
+// denials, failed sign-ins, reads served outside the store.
+func (db *DB) RecordEvent(ctx context.Context, ev *credtrack.AuditEvent) error {
+	a := credtrack.ActorFromContext(ctx)
+	if ev.ActorKind == "" {
+		ev.OrgID, ev.ActorKind, ev.ActorID, ev.ActorRole = a.OrgID, a.Kind, a.ID, a.Role
+	}
+	if ev.IP == "" {
+		ev.IP, ev.UserAgent, ev.RequestID = a.IP, a.UserAgent, a.RequestID
+	}
+	return db.update(ctx, func(tx *Tx) error { return tx.appendEvent(ev) })
+}
+
+const auditColumns = `id, org_id, seq, at, actor_kind, actor_id, actor_role, action, target_type, target_id,
+	outcome, ip, user_agent, request_id, details, prev_hash, hash`
+
+func scanAudit(rows interface{ Scan(...any) error }) (*credtrack.AuditEvent, error) {
+	var ev credtrack.AuditEvent
+	var at int64
+	var kind, role, outcome, details string
+	if err := rows.Scan(&ev.ID, &ev.OrgID, &ev.Seq, &at, &kind, &ev.ActorID, &role, &ev.Action, &ev.TargetType,
+		&ev.TargetID, &outcome, &ev.IP, &ev.UserAgent, &ev.RequestID, &details, &ev.PrevHash, &ev.Hash); err != nil {
+		return nil, err
+	}
+	ev.At = fromTS(sql.NullInt64{Int64: at, Valid: true})
+	ev.ActorKind, ev.ActorRole, ev.Outcome = credtrack.ActorKind(kind), credtrack.Role(role), credtrack.Outcome(outcome)
+	if err := json.Unmarshal([]byte(details), &ev.Details); err != nil {
+		return nil, fmt.Errorf("sqlstore: audit details of %s: %w", ev.ID, err)
+	}
+	return &ev, nil
+}
+
+// FindAuditEvents returns one page of the organization's events, newest
+// first, and the number that match. The caller needs audit.read.
+func (db *DB) FindAuditEvents(ctx context.Context, f credtrack.AuditFilter) ([]*credtrack.AuditEvent, int, error) {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := credtrack.Authorize(ctx, credtrack.PermAuditRead); err != nil {
+		return nil, 0, err
+	}
+	where := []string{"org_id = ?"}
+	args := []any{org}
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.ActorID != "" {
+		add("actor_id = ?", f.ActorID)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if f.TargetType != "" {
+		add("target_type = ?", f.TargetType)
+	}
+	if f.TargetID != "" {
+		add("target_id = ?", f.TargetID)
+	}
+	if f.Outcome != "" {
+		add("outcome = ?", string(f.Outcome))
+	}
+	if !f.From.IsZero() {
+		add("at >= ?", f.From.UnixMicro())
+	}
+	if !f.To.IsZero() {
+		add("at < ?", f.To.UnixMicro())
+	}
+	limit := clampLimit(f.Limit)
+	var out []*credtrack.AuditEvent
+	var total int
+	err = db.view(ctx, func(tx *Tx) error {
+		cond := strings.Join(where, " AND ")
+		if err := tx.queryRow("SELECT count(*) FROM audit_events WHERE "+cond, args...).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.query("SELECT "+auditColumns+" FROM audit_events WHERE "+cond+" ORDER BY seq DESC LIMIT ? OFFSET ?",
+			append(args, limit, max(f.Offset, 0))...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			ev, err := scanAudit(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, ev)
+		}
+		return rows.Err()
+	})
+	return out, total, err
+}
+
+// ChainBreak describes the first event whose hash does not verify.
+type ChainBreak struct {
+	OrgID   string
+	Seq     int64
+	EventID string
+	Reason  string
+}
+
+// VerifyChain recomputes the hash chain of one organization ("" is the
+// chain of events outside organizations) and returns the first broken
+// link, or nil when every event verifies. It also reports how many events
+// it checked.
+func (db *DB) VerifyChain(ctx context.Context, orgID string) (*ChainBreak, int, error) {
+	rows, err := db.read.QueryContext(ctx, db.rebind("SELECT "+auditColumns+" FROM audit_events WHERE org_id = ? ORDER BY seq"), orgID)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	prev := make([]byte, sha256.Size)
+	var want int64 = 1
+	n := 0
+	for rows.Next() {
+		ev, err := scanAudit(rows)
+		if err != nil {
+			return nil, n, err
+		}
+		n++
+		switch {
+		case ev.Seq != want:
+			return &ChainBreak{orgID, ev.Seq, ev.ID, fmt.Sprintf("sequence gap: expected %d", want)}, n, nil
+		case !hmac.Equal(ev.PrevHash, prev):
+			return &ChainBreak{orgID, ev.Seq, ev.ID, "previous-hash link does not match"}, n, nil
+		case !hmac.Equal(ev.Hash, db.chainHash(prev, ev)):
+			return &ChainBreak{orgID, ev.Seq, ev.ID, "event content does not match its hash"}, n, nil
+		}
+		prev = ev.Hash
+		want++
+	}
+	return nil, n, rows.Err()
+}
+
+// AuditChains lists the organization IDs that have an audit chain.
+func (db *DB) AuditChains(ctx context.Context) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, "SELECT org_id FROM audit_heads ORDER BY org_id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func clampLimit(n int) int {
+	if n <= 0 {
+		return 50
+	}
+	return min(n, 500)
+}

@@ -1,0 +1,111 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"credtrack"
+)
+
+const credentialColumns = `id, org_id, provider_id, type, issuer, jurisdiction, number_enc, number_last4, issued_on,
+	expires_on, verified_at, verified_by, notes, details, created_at, updated_at`
+
+// scanCredential scans a credential row and returns the sealed number
+// separately, so that callers open it only when the number is needed.
+func scanCredential(row interface{ Scan(...any) error }) (*credtrack.Credential, []byte, error) {
+	var c credtrack.Credential
+	var typ, issued, expires, details string
+	var verified, created, updated sql.NullInt64
+	var number []byte
+	if err := row.Scan(&c.ID, &c.OrgID, &c.ProviderID, &typ, &c.Issuer, &c.Jurisdiction, &number, &c.NumberLast4,
+		&issued, &expires, &verified, &c.VerifiedBy, &c.Notes, &details, &created, &updated); err != nil {
+		return nil, nil, err
+	}
+	c.Type, c.IssuedOn, c.ExpiresOn = credtrack.CredentialType(typ), parseDate(issued), parseDate(expires)
+	c.VerifiedAt, c.CreatedAt, c.UpdatedAt = fromTS(verified), fromTS(created), fromTS(updated)
+	if err := json.Unmarshal([]byte(details), &c.Details); err != nil {
+		return nil, nil, fmt.Errorf("sqlstore: details of credential %s: %w", c.ID, err)
+	}
+	return &c, number, nil
+}
+
+// CreateCredential stores a credential for a provider of the actor's
+// organization (credential.write). The number is sealed and indexed.
+// Audited as "credential.created".
+func (db *DB) CreateCredential(ctx context.Context, c *credtrack.Credential) error {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	if err := credtrack.Authorize(ctx, credtrack.PermCredentialWrite); err != nil {
+		return err
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	details, err := json.Marshal(c.Details)
+	if err != nil || c.Details == nil {
+		details = []byte("{}")
+	}
+	return db.update(ctx, func(tx *Tx) error {
+		var one int
+		// The provider must be in this organization; otherwise it is not found.
+		if err := tx.queryRow("SELECT 1 FROM providers WHERE id = ? AND org_id = ?", c.ProviderID, org).Scan(&one); err != nil {
+			return err
+		}
+		c.ID, c.OrgID, c.CreatedAt, c.UpdatedAt = credtrack.NewID(), org, tx.now, tx.now
+		number, err := db.seal(org, "credentials", "number", c.ID, c.Number)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(`INSERT INTO credentials (id, org_id, provider_id, type, issuer, jurisdiction, number_enc,
+			number_bidx, number_last4, issued_on, expires_on, verified_at, verified_by, notes, details, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, org, c.ProviderID, string(c.Type), c.Issuer, c.Jurisdiction, number,
+			db.sealer.Index(org, "credential."+string(c.Type), c.Number), c.NumberLast4, dateStr(c.IssuedOn), dateStr(c.ExpiresOn),
+			ts(c.VerifiedAt), c.VerifiedBy, c.Notes, string(details), ts(c.CreatedAt), ts(c.UpdatedAt)); err != nil {
+			return err
+		}
+		return tx.audit("credential.created", "credential", c.ID, credtrack.OutcomeSuccess,
+			map[string]string{"type": string(c.Type), "provider_id": c.ProviderID})
+	})
+}
+
+// FindCredentialByID returns one credential of the actor's organization
+// with its number opened. The read is audited ("credential.read") before
+// the value is returned.
+func (db *DB) FindCredentialByID(ctx context.Context, id string) (*credtrack.Credential, error) {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := credtrack.ActorFromContext(ctx)
+	var c *credtrack.Credential
+	var owner string
+	err = db.view(ctx, func(tx *Tx) error {
+		var number []byte
+		c, number, err = scanCredential(tx.queryRow("SELECT "+credentialColumns+" FROM credentials WHERE id = ? AND org_id = ?", id, org))
+		if err != nil {
+			return err
+		}
+		if err := tx.queryRow("SELECT COALESCE(user_id, '') FROM providers WHERE id = ? AND org_id = ?", c.ProviderID, org).Scan(&owner); err != nil {
+			return err
+		}
+		c.Number, err = db.open(org, "credentials", "number", c.ID, number)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !a.Can(credtrack.PermCredentialRead) && !(a.Can(credtrack.PermOwnRecordRead) && a.Kind == credtrack.ActorUser && owner == a.ID) {
+		_ = db.RecordEvent(ctx, &credtrack.AuditEvent{Action: "authz.denied", TargetType: "credential", TargetID: id,
+			Outcome: credtrack.OutcomeDenied})
+		return nil, credtrack.Errorf(credtrack.ENOTFOUND, "not found")
+	}
+	if err := db.auditRead(ctx, "credential.read", "credential", id, map[string]string{"type": string(c.Type)}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

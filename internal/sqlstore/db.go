@@ -1,0 +1,242 @@
+// Package sqlstore is credtrack's storage: hand-written SQL on database/sql
+// over two backends, the embedded encrypted SQLite database (ncruces
+// go-sqlite3 with the AES-256-XTS VFS) and PostgreSQL (pgx v5). It is the
+// only package that imports SQL drivers. It implements the record services
+// of the root package, applies the organization scope to every
+// tenant-owned query, turns sensitive plaintext into ciphertext, and
+// writes each change's audit event in the change's own transaction.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"credtrack"
+	"credtrack/internal/seal"
+)
+
+// Backend names a SQL backend.
+type Backend string
+
+// The supported backends.
+const (
+	SQLite   Backend = "sqlite"
+	Postgres Backend = "postgres"
+)
+
+// Options configure Open.
+type Options struct {
+	// DatabaseURL selects PostgreSQL; empty selects SQLite at SQLitePath.
+	DatabaseURL string
+	// SQLitePath is the database file of the embedded backend.
+	SQLitePath string
+	// SQLiteKey is the 64-byte AES-256-XTS key of the SQLite file.
+	SQLiteKey []byte
+	// Sealer encrypts sensitive fields.
+	Sealer *seal.Sealer
+	// AuditKey keys the audit hash chain (HMAC-SHA256).
+	AuditKey []byte
+	// KeyCheck is the master key's check value, compared with the one
+	// stored in the database to refuse a wrong master key.
+	KeyCheck string
+	// Logger receives operational messages; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means credtrack.Now. Tests inject a fake one.
+	Now func() time.Time
+	// ReadConns is the size of the SQLite read pool (default 4).
+	ReadConns int
+}
+
+// DB is an open store. Its methods implement the root package's record
+// services (OrgService, UserService, ProviderService, …).
+type DB struct {
+	backend  Backend
+	write    *sql.DB // SQLite: one connection, the single writer
+	read     *sql.DB // SQLite: a read-only pool; PostgreSQL: same as write
+	sealer   *seal.Sealer
+	auditKey []byte
+	keyCheck string
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// Open opens (without migrating) the database that opts select. Errors are
+// one clear sentence saying what is wrong and what to do.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	db := &DB{sealer: opts.Sealer, auditKey: opts.AuditKey, keyCheck: opts.KeyCheck, log: opts.Logger, now: opts.Now}
+	if db.log == nil {
+		db.log = slog.New(slog.DiscardHandler)
+	}
+	if db.now == nil {
+		db.now = credtrack.Now
+	}
+	var err error
+	if opts.DatabaseURL != "" {
+		db.backend = Postgres
+		err = db.openPostgres(ctx, opts)
+	} else {
+		db.backend = SQLite
+		err = db.openSQLite(ctx, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// Backend returns which backend db uses.
+func (db *DB) Backend() Backend { return db.backend }
+
+// Close closes the connection pools.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Ping reports whether the database answers, for /readyz.
+func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var one int
+	return db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Stats returns the connection pool statistics of the writer and reader
+// pools, for /metrics.
+func (db *DB) Stats() (write, read sql.DBStats) { return db.write.Stats(), db.read.Stats() }
+
+// Tx is a transaction with the request's context, the time the
+// transaction started (one clock reading for all its rows) and helpers
+// that rebind ? placeholders for the backend.
+type Tx struct {
+	tx  *sql.Tx
+	ctx context.Context
+	db  *DB
+	now time.Time
+}
+
+func (db *DB) begin(ctx context.Context, write bool) (*Tx, error) {
+	pool := db.read
+	var opts *sql.TxOptions
+	if write {
+		pool = db.write
+	} else if db.backend == Postgres {
+		opts = &sql.TxOptions{ReadOnly: true}
+	}
+	tx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, db.mapError(fmt.Errorf("sqlstore: begin: %w", err))
+	}
+	return &Tx{tx: tx, ctx: ctx, db: db, now: db.now().UTC()}, nil
+}
+
+// update runs fn in a write transaction and commits it when fn returns nil.
+func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := db.begin(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer tx.tx.Rollback()
+	if err := fn(tx); err != nil {
+		return db.mapError(err)
+	}
+	if err := tx.tx.Commit(); err != nil {
+		return db.mapError(fmt.Errorf("sqlstore: commit: %w", err))
+	}
+	return nil
+}
+
+// view runs fn in a read-only transaction.
+func (db *DB) view(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := db.begin(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer tx.tx.Rollback()
+	return db.mapError(fn(tx))
+}
+
+func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(tx.ctx, tx.db.rebind(q), args...)
+}
+
+func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(tx.ctx, tx.db.rebind(q), args...)
+}
+
+func (tx *Tx) queryRow(q string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(tx.ctx, tx.db.rebind(q), args...)
+}
+
+// rebind turns ? placeholders into $1, $2… for PostgreSQL. Queries are
+// written with ? and never contain a literal '?' inside a string.
+func (db *DB) rebind(q string) string {
+	if db.backend != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// mapError turns driver errors into domain errors: a unique violation
+// becomes ECONFLICT, sql.ErrNoRows ENOTFOUND, a cancelled context stays as
+// it is. Domain errors pass through.
+func (db *DB) mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *credtrack.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return credtrack.Errorf(credtrack.ENOTFOUND, "not found")
+	}
+	if db.isUniqueViolation(err) {
+		return credtrack.Errorf(credtrack.ECONFLICT, "already exists")
+	}
+	return err
+}
+
+// Times are stored as unix microseconds; NULL is the zero time.
+
+func ts(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().UnixMicro()
+}
+
+func fromTS(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(n.Int64).UTC()
+}
+
+func dateStr(d credtrack.Date) string { return d.String() }
+
+func parseDate(s string) credtrack.Date {
+	d, _ := credtrack.ParseDate(s) // stored dates were validated on the way in
+	return d
+}

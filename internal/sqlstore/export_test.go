@@ -1,0 +1,17 @@
+package sqlstore
+
+import "context"
+
+// ExecForTest runs a raw statement on the writer, for tests that tamper
+// with the database on purpose.
+func (db *DB) ExecForTest(ctx context.Context, q string, args ...any) error {
+	_, err := db.write.ExecContext(ctx, db.rebind(q), args...)
+	return err
+}
+
+// QueryIntForTest returns one integer from a raw query.
+func (db *DB) QueryIntForTest(ctx context.Context, q string, args ...any) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, db.rebind(q), args...).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,218 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+//go:embed migrations
+var migrationFS embed.FS
+
+// migration is one numbered, forward-only schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the backend's migrations in order. Files are named
+// NNNN_name.sql under migrations/<backend>/; both directories must hold the
+// same numbers (a test checks).
+func (db *DB) migrations() ([]migration, error) {
+	dir := path.Join("migrations", string(db.backend))
+	entries, err := fs.ReadDir(migrationFS, dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("sqlstore: bad migration file name %s", e.Name())
+		}
+		b, err := fs.ReadFile(migrationFS, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: name, sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// SchemaStatus returns the applied schema version and the newest version
+// this binary knows.
+func (db *DB) SchemaStatus(ctx context.Context) (current, latest int, err error) {
+	ms, err := db.migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(ms) > 0 {
+		latest = ms[len(ms)-1].version
+	}
+	current, err = db.currentVersion(ctx, db.write)
+	return current, latest, err
+}
+
+func (db *DB) currentVersion(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (int, error) {
+	var exists int
+	var probe string
+	if db.backend == Postgres {
+		probe = "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
+	} else {
+		probe = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+	}
+	if err := q.QueryRowContext(ctx, probe).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
+	}
+	if exists == 0 {
+		return 0, nil
+	}
+	var v sql.NullInt64
+	if err := q.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+// ErrSchemaNewer is returned when the database was migrated by a newer credtrack.
+type ErrSchemaNewer struct{ Current, Latest int }
+
+func (e *ErrSchemaNewer) Error() string {
+	return fmt.Sprintf("the database schema is version %d, newer than this credtrack knows (%d): upgrade credtrack, or restore a backup taken before the upgrade", e.Current, e.Latest)
+}
+
+// ErrSchemaOutdated is returned by CheckSchema when migrations are pending.
+type ErrSchemaOutdated struct{ Current, Latest int }
+
+func (e *ErrSchemaOutdated) Error() string {
+	return fmt.Sprintf("the database schema is version %d but this credtrack needs %d: run `credtrack migrate` first (or start serve without --migrate=false)", e.Current, e.Latest)
+}
+
+// CheckSchema returns nil when the schema is exactly current, and
+// *ErrSchemaOutdated or *ErrSchemaNewer otherwise.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	cur, latest, err := db.SchemaStatus(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case cur > latest:
+		return &ErrSchemaNewer{cur, latest}
+	case cur < latest:
+		return &ErrSchemaOutdated{cur, latest}
+	}
+	return nil
+}
+
+// Migrate applies the pending migrations, each in its own transaction
+// together with its schema_migrations row, so a failure leaves the schema
+// at the last complete version. On PostgreSQL a transaction-scoped
+// advisory lock makes concurrent servers apply each migration once. It
+// returns how many migrations were applied. After migrating it stores or
+// checks the master key's check value.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	ms, err := db.migrations()
+	if err != nil {
+		return 0, err
+	}
+	latest := ms[len(ms)-1].version
+	cur, err := db.currentVersion(ctx, db.write)
+	if err != nil {
+		return 0, err
+	}
+	if cur > latest {
+		return 0, &ErrSchemaNewer{cur, latest}
+	}
+	applied := 0
+	for _, m := range ms {
+		if m.version <= cur {
+			continue
+		}
+		ok, err := db.applyMigration(ctx, m)
+		if err != nil {
+			return applied, fmt.Errorf("migration %04d_%s failed and was rolled back: %w", m.version, m.name, err)
+		}
+		if ok {
+			applied++
+			db.log.Info("applied migration", "version", m.version, "name", m.name)
+		}
+	}
+	return applied, db.checkKey(ctx)
+}
+
+func (db *DB) applyMigration(ctx context.Context, m migration) (bool, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	if db.backend == Postgres {
+		// 0x637472 = "ctr": one lock id for all credtrack migrations.
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(6517874)"); err != nil {
+			return false, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return false, err
+	}
+	cur, err := db.currentVersion(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	if cur >= m.version { // another process applied it while we waited for the lock
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, db.rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+		m.version, m.name, db.now().UnixMicro()); err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
+}
+
+// ErrWrongKey is returned when the master key does not match the one the
+// database was created with.
+var ErrWrongKey = fmt.Errorf("the master key does not match the one this database was created with: supply the original key (--master-key or CREDTRACK_MASTER_KEY_FILE)")
+
+// checkKey stores the master key's check value on first use and compares
+// it afterwards. On SQLite a wrong key already fails at open (the pages do
+// not decrypt); on PostgreSQL this is the canary that catches it.
+func (db *DB) checkKey(ctx context.Context) error {
+	if db.keyCheck == "" {
+		return nil
+	}
+	var stored string
+	err := db.write.QueryRowContext(ctx, db.rebind("SELECT value FROM instance_meta WHERE key = ?"), "key_check").Scan(&stored)
+	if err == sql.ErrNoRows {
+		_, err = db.write.ExecContext(ctx, db.rebind("INSERT INTO instance_meta (key, value) VALUES (?, ?)"), "key_check", db.keyCheck)
+		if db.isUniqueViolation(err) {
+			return db.checkKey(ctx) // another process stored it first
+		}
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: read key check: %w", err)
+	}
+	if stored != db.keyCheck {
+		return ErrWrongKey
+	}
+	return nil
+}
+
+// CheckKey compares the master key with the stored check value (serve
+// calls it after CheckSchema when it does not migrate).
+func (db *DB) CheckKey(ctx context.Context) error { return db.checkKey(ctx) }

@@ -1,0 +1,308 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+
+	"credtrack"
+	"credtrack/internal/seal"
+)
+
+// CreateProvider stores a provider in the actor's organization
+// (provider.write), sealing NPI, SSN and date of birth and indexing NPI and
+// SSN for exact-match search. Audited as "provider.created".
+func (db *DB) CreateProvider(ctx context.Context, p *credtrack.Provider) error {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	if err := credtrack.Authorize(ctx, credtrack.PermProviderWrite); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	return db.update(ctx, func(tx *Tx) error {
+		p.ID, p.OrgID, p.CreatedAt, p.UpdatedAt = credtrack.NewID(), org, tx.now, tx.now
+		npi, err := db.seal(org, "providers", "npi", p.ID, p.NPI)
+		if err != nil {
+			return err
+		}
+		ssn, err := db.seal(org, "providers", "ssn", p.ID, p.SSN)
+		if err != nil {
+			return err
+		}
+		dob, err := db.seal(org, "providers", "dob", p.ID, p.DOB.String())
+		if err != nil {
+			return err
+		}
+		var userID any
+		if p.UserID != "" {
+			userID = p.UserID
+		}
+		if _, err := tx.exec(`INSERT INTO providers (id, org_id, user_id, first_name, middle_name, last_name, suffix, sort_name,
+			email, phone, profession, specialty, employer, state, npi_enc, npi_bidx, npi_last4, ssn_enc, ssn_bidx, ssn_last4,
+			dob_enc, active, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, org, userID, p.FirstName, p.MiddleName, p.LastName, p.Suffix, sortName(p),
+			p.Email, p.Phone, string(p.Profession), p.Specialty, p.Employer, p.State,
+			npi, db.sealer.Index(org, "npi", p.NPI), credtrack.Last4(p.NPI),
+			ssn, db.sealer.Index(org, "ssn", p.SSN), credtrack.Last4(p.SSN),
+			dob, p.Active, ts(p.CreatedAt), ts(p.UpdatedAt)); err != nil {
+			return err
+		}
+		return tx.audit("provider.created", "provider", p.ID, credtrack.OutcomeSuccess,
+			map[string]string{"profession": string(p.Profession)})
+	})
+}
+
+func sortName(p *credtrack.Provider) string {
+	return strings.ToLower(p.LastName + ", " + p.FirstName + " " + p.MiddleName)
+}
+
+// seal encrypts one field value bound to its organization, table, column and row.
+func (db *DB) seal(org, table, column, row, v string) ([]byte, error) {
+	return db.sealer.Seal(seal.Field{OrgID: org, Table: table, Column: column, RowID: row}, v)
+}
+
+func (db *DB) open(org, table, column, row string, ct []byte) (string, error) {
+	return db.sealer.Open(seal.Field{OrgID: org, Table: table, Column: column, RowID: row}, ct)
+}
+
+const providerColumns = `id, org_id, COALESCE(user_id, ''), first_name, middle_name, last_name, suffix, email, phone,
+	profession, specialty, employer, state, npi_enc, npi_last4, ssn_enc, ssn_last4, dob_enc, active, created_at, updated_at`
+
+// providerRow holds the sealed columns until the caller decides what to open.
+type providerRow struct {
+	p                  credtrack.Provider
+	npi, ssn, dob      []byte
+	npiLast4, ssnLast4 string
+}
+
+func scanProvider(row interface{ Scan(...any) error }) (*providerRow, error) {
+	var r providerRow
+	var prof string
+	var created, updated sql.NullInt64
+	if err := row.Scan(&r.p.ID, &r.p.OrgID, &r.p.UserID, &r.p.FirstName, &r.p.MiddleName, &r.p.LastName, &r.p.Suffix,
+		&r.p.Email, &r.p.Phone, &prof, &r.p.Specialty, &r.p.Employer, &r.p.State, &r.npi, &r.npiLast4,
+		&r.ssn, &r.ssnLast4, &r.dob, &r.p.Active, &created, &updated); err != nil {
+		return nil, err
+	}
+	r.p.Profession, r.p.CreatedAt, r.p.UpdatedAt = credtrack.Profession(prof), fromTS(created), fromTS(updated)
+	return &r, nil
+}
+
+// canReadProvider applies the record-level rule: staff with provider.read
+// see every provider of the organization; a provider-role user sees only
+// the record linked to their account.
+func canReadProvider(a credtrack.Actor, p *credtrack.Provider) bool {
+	if a.Can(credtrack.PermProviderRead) {
+		return true
+	}
+	return a.Can(credtrack.PermOwnRecordRead) && a.Kind == credtrack.ActorUser && p.UserID == a.ID
+}
+
+// FindProviderByID returns a provider of the actor's organization with its
+// NPI opened and its credentials (numbers masked to the last four). SSN and
+// date of birth stay sealed here; revealing them is a separate, audited
+// action. Another organization's ID, or a record the actor may not read,
+// gives ENOTFOUND. The read is audited ("provider.read") before the data
+// is returned; if the event cannot be written the read fails.
+func (db *DB) FindProviderByID(ctx context.Context, id string) (*credtrack.Provider, error) {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := credtrack.ActorFromContext(ctx)
+	var p *credtrack.Provider
+	err = db.view(ctx, func(tx *Tx) error {
+		r, err := scanProvider(tx.queryRow("SELECT "+providerColumns+" FROM providers WHERE id = ? AND org_id = ?", id, org))
+		if err != nil {
+			return err
+		}
+		if r.p.NPI, err = db.open(org, "providers", "npi", r.p.ID, r.npi); err != nil {
+			return err
+		}
+		p = &r.p
+		creds, err := tx.credentialsOf(org, []string{p.ID})
+		if err != nil {
+			return err
+		}
+		p.Credentials = creds[p.ID]
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !canReadProvider(a, p) {
+		_ = db.RecordEvent(ctx, &credtrack.AuditEvent{Action: "authz.denied", TargetType: "provider", TargetID: id,
+			Outcome: credtrack.OutcomeDenied})
+		return nil, credtrack.Errorf(credtrack.ENOTFOUND, "not found")
+	}
+	if err := db.auditRead(ctx, "provider.read", "provider", id, nil); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// auditRead records a read before its data is returned. A read that
+// cannot be audited is refused (fail closed), as the security page's
+// "audit log of every read" requires.
+func (db *DB) auditRead(ctx context.Context, action, targetType, targetID string, details map[string]string) error {
+	err := db.update(ctx, func(tx *Tx) error {
+		return tx.audit(action, targetType, targetID, credtrack.OutcomeSuccess, details)
+	})
+	if err != nil {
+		db.log.Error("audit write failed; refusing the read", "action", action, "err", err)
+		return credtrack.Errorf(credtrack.EUNAVAILABLE, "the audit log is unavailable, so the record cannot be shown; try again shortly")
+	}
+	return nil
+}
+
+// FindProviders returns one page of the organization's providers with
+// credential summaries, and the number that match. Sensitive numbers are
+// not opened: lists show only last-four values. The listing is audited
+// ("provider.listed", with the filter's shape but not its values).
+func (db *DB) FindProviders(ctx context.Context, f credtrack.ProviderFilter) ([]*credtrack.Provider, int, error) {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	a := credtrack.ActorFromContext(ctx)
+	where := []string{"org_id = ?"}
+	args := []any{org}
+	if !a.Can(credtrack.PermProviderRead) {
+		if !a.Can(credtrack.PermOwnRecordRead) || a.Kind != credtrack.ActorUser {
+			return nil, 0, credtrack.Errorf(credtrack.EFORBIDDEN, "your role may not list providers")
+		}
+		where, args = append(where, "user_id = ?"), append(args, a.ID)
+	}
+	if q := strings.ToLower(strings.TrimSpace(f.Query)); q != "" {
+		where = append(where, "(lower(first_name) LIKE ? ESCAPE '\\' OR lower(last_name) LIKE ? ESCAPE '\\')")
+		like := "%" + escapeLike(q) + "%"
+		args = append(args, like, like)
+	}
+	if f.NPI != "" {
+		where, args = append(where, "npi_bidx = ?"), append(args, db.sealer.Index(org, "npi", f.NPI))
+	}
+	if f.Profession != "" {
+		where, args = append(where, "profession = ?"), append(args, string(f.Profession))
+	}
+	limit, offset := clampLimit(f.Limit), max(f.Offset, 0)
+	today := credtrack.DateOf(db.now())
+	var out []*credtrack.Provider
+	total := 0
+	err = db.view(ctx, func(tx *Tx) error {
+		var window int
+		if err := tx.queryRow("SELECT expiring_window_days FROM organizations WHERE id = ?", org).Scan(&window); err != nil {
+			return err
+		}
+		cond := strings.Join(where, " AND ")
+		q := "SELECT " + providerColumns + " FROM providers WHERE " + cond + " ORDER BY sort_name, id"
+		qargs := args
+		if f.Status == "" {
+			if err := tx.queryRow("SELECT count(*) FROM providers WHERE "+cond, args...).Scan(&total); err != nil {
+				return err
+			}
+			q += " LIMIT ? OFFSET ?"
+			qargs = append(append([]any{}, args...), limit, offset)
+		}
+		rows, err := tx.query(q, qargs...)
+		if err != nil {
+			return err
+		}
+		var all []*credtrack.Provider
+		for rows.Next() {
+			r, err := scanProvider(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			all = append(all, &r.p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		ids := make([]string, len(all))
+		for i, p := range all {
+			ids[i] = p.ID
+		}
+		creds, err := tx.credentialsOf(org, ids)
+		if err != nil {
+			return err
+		}
+		for _, p := range all {
+			p.Credentials = creds[p.ID]
+		}
+		if f.Status == "" {
+			out = all
+			return nil
+		}
+		// The overall status is derived from the credentials and today's
+		// date, so this filter runs in Go over the organization's matches.
+		var matched []*credtrack.Provider
+		for _, p := range all {
+			if p.Status(today, window) == f.Status {
+				matched = append(matched, p)
+			}
+		}
+		total = len(matched)
+		out = matched[min(offset, len(matched)):min(offset+limit, len(matched))]
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	details := map[string]string{"results": itoa(len(out))}
+	if f.NPI != "" {
+		details["by"] = "npi"
+	}
+	if err := db.auditRead(ctx, "provider.listed", "provider", "", details); err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// credentialsOf loads the credentials (numbers not opened) of the given
+// providers, keyed by provider ID, in batches to stay under parameter limits.
+func (tx *Tx) credentialsOf(org string, providerIDs []string) (map[string][]*credtrack.Credential, error) {
+	out := map[string][]*credtrack.Credential{}
+	for start := 0; start < len(providerIDs); start += 500 {
+		batch := providerIDs[start:min(start+500, len(providerIDs))]
+		args := []any{org}
+		for _, id := range batch {
+			args = append(args, id)
+		}
+		rows, err := tx.query("SELECT "+credentialColumns+" FROM credentials WHERE org_id = ? AND provider_id IN ("+
+			placeholders(len(batch))+") ORDER BY expires_on, id", args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			c, _, err := scanCredential(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[c.ProviderID] = append(out[c.ProviderID], c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
