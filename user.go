@@ -95,3 +95,17 @@ type TokenService interface {
 	// secret, which is not stored and cannot be shown again.
 	CreateAPIToken(ctx context.Context, t *APIToken) (secret string, err error)
 }
+
+// Session is a signed-in browser session. The token itself is never
+// stored: only its SHA-256.
+type Session struct {
+	ID         string
+	UserID     string
+	OrgID      string // the organization the session acts in
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // absolute end, whatever the activity
+	MFAAt      time.Time
+	IP         string
+	UserAgent  string
+}
