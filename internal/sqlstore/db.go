@@ -240,3 +240,6 @@ func parseDate(s string) credtrack.Date {
 	d, _ := credtrack.ParseDate(s) // stored dates were validated on the way in
 	return d
 }
+
+// WriteDB returns the writer pool, for pool metrics only.
+func (db *DB) WriteDB() *sql.DB { return db.write }

@@ -2,6 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"strings"
+	"time"
 
 	"credtrack"
 )
@@ -38,4 +41,45 @@ func (db *DB) CreateAPIToken(ctx context.Context, t *credtrack.APIToken) (string
 		return "", err
 	}
 	return secret, nil
+}
+
+// AuthenticateAPIToken returns the token whose secret is given, when it is
+// neither revoked nor expired, and records its use. Every failure is the
+// same EUNAUTHORIZED so that callers learn nothing about which tokens exist.
+func (db *DB) AuthenticateAPIToken(ctx context.Context, secret string) (*credtrack.APIToken, error) {
+	unauth := credtrack.Errorf(credtrack.EUNAUTHORIZED, "the API token is missing, invalid, expired or revoked")
+	if !strings.HasPrefix(secret, "ctk_") || len(secret) > 200 {
+		return nil, unauth
+	}
+	var t credtrack.APIToken
+	var role string
+	var created, expires, used, revoked sql.NullInt64
+	err := db.view(ctx, func(tx *Tx) error {
+		return tx.queryRow(`SELECT id, org_id, name, role, created_by, created_at, expires_at, last_used_at, revoked_at
+			FROM api_tokens WHERE token_hash = ?`, hashToken(secret)).Scan(&t.ID, &t.OrgID, &t.Name, &role, &t.CreatedBy,
+			&created, &expires, &used, &revoked)
+	})
+	if credtrack.ErrorCode(err) == credtrack.ENOTFOUND {
+		return nil, unauth
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.Role, t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt = credtrack.Role(role), fromTS(created), fromTS(expires), fromTS(used), fromTS(revoked)
+	now := db.now()
+	if !t.RevokedAt.IsZero() || (!t.ExpiresAt.IsZero() && now.After(t.ExpiresAt)) {
+		return nil, unauth
+	}
+	// Record use at a minute's resolution so that busy integrations do not
+	// turn every read into a write.
+	if now.Sub(t.LastUsedAt) > time.Minute {
+		if err := db.update(ctx, func(tx *Tx) error {
+			_, err := tx.exec("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", ts(now), t.ID)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		t.LastUsedAt = now
+	}
+	return &t, nil
 }

@@ -145,3 +145,54 @@ func (db *DB) CreateUserToken(ctx context.Context, userID, purpose string, ttl t
 	})
 	return secret, err
 }
+
+// CreateMember creates an account and its membership in the actor's
+// organization in one transaction (member.manage), so a failure leaves
+// neither. When linkTTL > 0 it also creates a one-time set-password link
+// in the same transaction and returns its secret.
+func (db *DB) CreateMember(ctx context.Context, u *credtrack.User, role credtrack.Role, linkTTL time.Duration) (string, error) {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := credtrack.Authorize(ctx, credtrack.PermMemberManage); err != nil {
+		return "", err
+	}
+	if !role.Valid() {
+		return "", credtrack.Errorf(credtrack.EINVALID, "unknown role %q", role)
+	}
+	if err := u.Validate(); err != nil {
+		return "", err
+	}
+	var secret string
+	err = db.update(ctx, func(tx *Tx) error {
+		u.ID, u.CreatedAt = credtrack.NewID(), tx.now
+		if _, err := tx.exec("INSERT INTO users (id, email, name, password_hash, email_verified_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			u.ID, u.Email, u.Name, u.PasswordHash, ts(u.EmailVerifiedAt), ts(u.CreatedAt)); err != nil {
+			if db.isUniqueViolation(err) {
+				return credtrack.Errorf(credtrack.ECONFLICT, "an account with this email address already exists")
+			}
+			return err
+		}
+		if err := tx.audit("user.created", "user", u.ID, credtrack.OutcomeSuccess, nil); err != nil {
+			return err
+		}
+		if _, err := tx.exec("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
+			org, u.ID, string(role), ts(tx.now)); err != nil {
+			return err
+		}
+		if err := tx.audit("member.added", "user", u.ID, credtrack.OutcomeSuccess, map[string]string{"role": string(role)}); err != nil {
+			return err
+		}
+		if linkTTL <= 0 {
+			return nil
+		}
+		secret = newSecret("")
+		if _, err := tx.exec("INSERT INTO user_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+			hashToken(secret), u.ID, "set_password", ts(tx.now), ts(tx.now.Add(linkTTL))); err != nil {
+			return err
+		}
+		return tx.audit("user_token.created", "user", u.ID, credtrack.OutcomeSuccess, map[string]string{"purpose": "set_password"})
+	})
+	return secret, err
+}

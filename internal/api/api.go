@@ -1,0 +1,190 @@
+// Package api serves the JSON API under /api/v1: bearer-token
+// authentication, one routes table naming each route's permission, and
+// handlers that only parse, call a service and render. Errors are
+// {"error":{"code":"…","message":"…"}} with the status from httperr.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"credtrack"
+	"credtrack/internal/httperr"
+)
+
+// TokenAuth turns a bearer secret into the token it belongs to.
+type TokenAuth interface {
+	AuthenticateAPIToken(ctx context.Context, secret string) (*credtrack.APIToken, error)
+}
+
+// Auditor records events that change no data (a rejected token).
+type Auditor interface {
+	RecordEvent(ctx context.Context, ev *credtrack.AuditEvent) error
+}
+
+// Options are the services the API calls.
+type Options struct {
+	Tokens      TokenAuth
+	Providers   credtrack.ProviderService
+	Credentials credtrack.CredentialService
+	Audit       Auditor
+	Logger      *slog.Logger
+}
+
+// Policy says who may call a route: Permission "" with Public false means
+// any valid token.
+type Policy struct {
+	Public     bool
+	Permission credtrack.Permission
+	// Own marks routes that a provider-role token may call for its own
+	// record; the store enforces which records those are.
+	Own bool
+}
+
+// Handler is the API's http.Handler.
+type Handler struct {
+	opts     Options
+	log      *slog.Logger
+	mux      *http.ServeMux
+	policies map[string]Policy
+}
+
+// New returns the API handler with every route registered.
+func New(opts Options) *Handler {
+	h := &Handler{opts: opts, log: opts.Logger, mux: http.NewServeMux(), policies: map[string]Policy{}}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.routes()
+	return h
+}
+
+// routes lists every API route with the permission it needs.
+func (h *Handler) routes() {
+	h.handle("GET /api/v1/me", Policy{}, h.handleMe)
+	h.handle("GET /api/v1/providers", Policy{Permission: credtrack.PermProviderRead, Own: true}, h.handleProviderIndex)
+	h.handle("GET /api/v1/providers/{id}", Policy{Permission: credtrack.PermProviderRead, Own: true}, h.handleProviderShow)
+	h.handle("GET /api/v1/credentials/{id}", Policy{Permission: credtrack.PermCredentialRead, Own: true}, h.handleCredentialShow)
+}
+
+// handle registers a route behind authentication and its policy check.
+func (h *Handler) handle(pattern string, p Policy, fn http.HandlerFunc) {
+	h.policies[pattern] = p
+	h.mux.Handle(pattern, h.authenticate(p, fn))
+}
+
+// Routes returns every registered pattern.
+func (h *Handler) Routes() []string {
+	out := make([]string, 0, len(h.policies))
+	for p := range h.policies {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Policies returns the policy of every registered pattern.
+func (h *Handler) Policies() map[string]Policy { return h.policies }
+
+// Mux returns the underlying mux, for route-pattern metrics.
+func (h *Handler) Mux() *http.ServeMux { return h.mux }
+
+// ServeHTTP serves the API. Unknown paths and wrong methods get the JSON
+// error shape instead of net/http's plain text.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		rec := &statusOnly{header: http.Header{}}
+		h.mux.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			h.error(w, r, credtrack.Errorf(credtrack.EMETHOD, "method not allowed"))
+			return
+		}
+		h.error(w, r, credtrack.Errorf(credtrack.ENOTFOUND, "no such API route"))
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// statusOnly records the status net/http would send, discarding its body.
+type statusOnly struct {
+	header http.Header
+	status int
+}
+
+func (s *statusOnly) Header() http.Header         { return s.header }
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(code int)        { s.status = code }
+
+// authenticate resolves the bearer token into an actor, then applies the
+// route's policy. A provider-role token passes routes marked Own; the
+// store then limits it to its own record.
+func (h *Handler) authenticate(p Policy, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		base := credtrack.Actor{Kind: credtrack.ActorAnonymous, IP: clientIP(r), UserAgent: r.UserAgent(),
+			RequestID: httperr.RequestIDFromContext(r.Context())}
+		ctx := credtrack.NewContextWithActor(r.Context(), base)
+		if p.Public {
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="credtrack"`)
+			h.error(w, r, credtrack.Errorf(credtrack.EUNAUTHORIZED, "send an API token as Authorization: Bearer TOKEN"))
+			return
+		}
+		tok, err := h.opts.Tokens.AuthenticateAPIToken(ctx, strings.TrimSpace(secret))
+		if err != nil {
+			if credtrack.ErrorCode(err) == credtrack.EUNAUTHORIZED {
+				h.audit(ctx, &credtrack.AuditEvent{Action: "auth.token.rejected", Outcome: credtrack.OutcomeFailure})
+				w.Header().Set("WWW-Authenticate", `Bearer realm="credtrack", error="invalid_token"`)
+			}
+			h.error(w, r, err)
+			return
+		}
+		a := base
+		a.Kind, a.ID, a.OrgID, a.Role = credtrack.ActorToken, tok.ID, tok.OrgID, tok.Role
+		ctx = credtrack.NewContextWithActor(r.Context(), a)
+		if p.Permission != "" && !a.Can(p.Permission) && !(p.Own && a.Can(credtrack.PermOwnRecordRead)) {
+			h.audit(ctx, &credtrack.AuditEvent{Action: "authz.denied", TargetType: "route", TargetID: r.Pattern,
+				Outcome: credtrack.OutcomeDenied})
+			h.error(w, r, credtrack.Errorf(credtrack.EFORBIDDEN, "this token's role may not do this"))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func (h *Handler) audit(ctx context.Context, ev *credtrack.AuditEvent) {
+	if err := h.opts.Audit.RecordEvent(ctx, ev); err != nil {
+		h.log.Error("audit write failed", "action", ev.Action, "err", err)
+	}
+}
+
+func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
+	httperr.WriteJSON(w, r, h.log, err)
+}
+
+// writeJSON renders v with status 200.
+func (h *Handler) writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		h.log.Warn("writing a JSON response failed", "err", err)
+	}
+}
+
+// clientIP is the peer address. Behind a reverse proxy the proxy's
+// address is recorded; trusting X-Forwarded-For needs an explicit list of
+// proxies, which arrives with the operations work.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,141 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"credtrack"
+)
+
+// providerJSON is a provider as the API shows it: sensitive identifiers
+// only as their last four characters.
+type providerJSON struct {
+	ID          string           `json:"id"`
+	FirstName   string           `json:"first_name"`
+	MiddleName  string           `json:"middle_name,omitempty"`
+	LastName    string           `json:"last_name"`
+	Suffix      string           `json:"suffix,omitempty"`
+	Email       string           `json:"email,omitempty"`
+	Phone       string           `json:"phone,omitempty"`
+	Profession  string           `json:"profession"`
+	Specialty   string           `json:"specialty,omitempty"`
+	Employer    string           `json:"employer,omitempty"`
+	State       string           `json:"state,omitempty"`
+	NPILast4    string           `json:"npi_last4,omitempty"`
+	Active      bool             `json:"active"`
+	Status      string           `json:"status"`
+	Missing     []string         `json:"missing_credentials"`
+	Credentials []credentialJSON `json:"credentials"`
+	CreatedAt   time.Time        `json:"created_at"`
+	UpdatedAt   time.Time        `json:"updated_at"`
+}
+
+type credentialJSON struct {
+	ID           string            `json:"id"`
+	ProviderID   string            `json:"provider_id"`
+	Type         string            `json:"type"`
+	Issuer       string            `json:"issuer,omitempty"`
+	Jurisdiction string            `json:"jurisdiction,omitempty"`
+	Number       string            `json:"number,omitempty"`
+	NumberLast4  string            `json:"number_last4,omitempty"`
+	IssuedOn     string            `json:"issued_on,omitempty"`
+	ExpiresOn    string            `json:"expires_on,omitempty"`
+	Status       string            `json:"status"`
+	VerifiedAt   *time.Time        `json:"verified_at,omitempty"`
+	VerifiedBy   string            `json:"verified_by,omitempty"`
+	Details      map[string]string `json:"details"`
+}
+
+const defaultWindowDays = 90
+
+func toCredentialJSON(c *credtrack.Credential, today credtrack.Date) credentialJSON {
+	out := credentialJSON{ID: c.ID, ProviderID: c.ProviderID, Type: string(c.Type), Issuer: c.Issuer,
+		Jurisdiction: c.Jurisdiction, Number: c.Number, NumberLast4: c.NumberLast4, IssuedOn: c.IssuedOn.String(),
+		ExpiresOn: c.ExpiresOn.String(), Status: string(c.Status(today, defaultWindowDays)), VerifiedBy: c.VerifiedBy, Details: c.Details}
+	if !c.VerifiedAt.IsZero() {
+		t := c.VerifiedAt
+		out.VerifiedAt = &t
+	}
+	if out.Details == nil {
+		out.Details = map[string]string{}
+	}
+	return out
+}
+
+func toProviderJSON(p *credtrack.Provider, today credtrack.Date) providerJSON {
+	out := providerJSON{ID: p.ID, FirstName: p.FirstName, MiddleName: p.MiddleName, LastName: p.LastName, Suffix: p.Suffix,
+		Email: p.Email, Phone: p.Phone, Profession: string(p.Profession), Specialty: p.Specialty, Employer: p.Employer,
+		State: p.State, NPILast4: credtrack.Last4(p.NPI), Active: p.Active, Status: string(p.Status(today, defaultWindowDays)),
+		Missing: []string{}, Credentials: []credentialJSON{}, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+	for _, t := range p.MissingTypes() {
+		out.Missing = append(out.Missing, string(t))
+	}
+	for _, c := range p.Credentials {
+		out.Credentials = append(out.Credentials, toCredentialJSON(c, today))
+	}
+	return out
+}
+
+// handleProviderIndex lists providers: ?q=, ?profession=, ?status=, ?limit=, ?offset=.
+func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := credtrack.ProviderFilter{Query: q.Get("q"), Profession: credtrack.Profession(q.Get("profession")),
+		Status: credtrack.ProviderStatus(q.Get("status"))}
+	var err error
+	if f.Limit, err = intParam(q.Get("limit"), 50); err == nil {
+		f.Offset, err = intParam(q.Get("offset"), 0)
+	}
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	list, total, err := h.opts.Providers.FindProviders(r.Context(), f)
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	today := credtrack.DateOf(time.Now())
+	items := make([]providerJSON, 0, len(list))
+	for _, p := range list {
+		items = append(items, toProviderJSON(p, today))
+	}
+	h.writeJSON(w, map[string]any{"providers": items, "total": total, "limit": max(min(f.Limit, 500), 1), "offset": f.Offset})
+}
+
+func intParam(s string, def int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, credtrack.Errorf(credtrack.EINVALID, "limit and offset must be whole numbers ≥ 0")
+	}
+	return n, nil
+}
+
+// handleProviderShow returns one provider with its credentials.
+func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
+	p, err := h.opts.Providers.FindProviderByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	h.writeJSON(w, toProviderJSON(p, credtrack.DateOf(time.Now())))
+}
+
+// handleCredentialShow returns one credential with its number: an audited read.
+func (h *Handler) handleCredentialShow(w http.ResponseWriter, r *http.Request) {
+	c, err := h.opts.Credentials.FindCredentialByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	h.writeJSON(w, toCredentialJSON(c, credtrack.DateOf(time.Now())))
+}
+
+// handleMe describes the calling token.
+func (h *Handler) handleMe(w http.ResponseWriter, r *http.Request) {
+	a := credtrack.ActorFromContext(r.Context())
+	h.writeJSON(w, map[string]string{"token_id": a.ID, "org_id": a.OrgID, "role": string(a.Role)})
+}
