@@ -9,16 +9,16 @@ import (
 // in internal/httperr, an exit code in the CLI); the messages of these
 // errors are safe to show to the user.
 const (
-	ECONFLICT     = "conflict"      // the action conflicts with existing data
-	EFORBIDDEN    = "forbidden"     // authenticated but not allowed
-	EINTERNAL     = "internal"      // a bug or an outage; details are logged, not shown
-	EINVALID      = "invalid"       // the input failed validation
-	ENOTFOUND     = "not_found"     // no such record, or not in the caller's organization
-	ETOOLARGE     = "too_large"     // the request body or upload is over its limit
-	ERATELIMIT    = "rate_limited"  // too many requests; try later
-	EUNAUTHORIZED = "unauthorized"  // no valid credentials were presented
-	EUNAVAILABLE  = "unavailable"   // a dependency (database, audit log) cannot serve now
-	EUNSUPPORTED  = "unsupported"   // the media type or method is not supported
+	ECONFLICT     = "conflict"     // the action conflicts with existing data
+	EFORBIDDEN    = "forbidden"    // authenticated but not allowed
+	EINTERNAL     = "internal"     // a bug or an outage; details are logged, not shown
+	EINVALID      = "invalid"      // the input failed validation
+	ENOTFOUND     = "not_found"    // no such record, or not in the caller's organization
+	ETOOLARGE     = "too_large"    // the request body or upload is over its limit
+	ERATELIMIT    = "rate_limited" // too many requests; try later
+	EUNAUTHORIZED = "unauthorized" // no valid credentials were presented
+	EUNAVAILABLE  = "unavailable"  // a dependency (database, audit log) cannot serve now
+	EUNSUPPORTED  = "unsupported"  // the media type or method is not supported
 	EMETHOD       = "method_not_allowed"
 )
 

@@ -82,14 +82,13 @@ func PostgresURL(tb testing.TB) string {
 	return u
 }
 
-// OpenPostgres creates a fresh PostgreSQL database for this test, opens
-// and migrates it, and drops it when the test ends.
-func OpenPostgres(tb testing.TB, clock *Clock) *sqlstore.DB {
+// PostgresDatabase creates a fresh, empty PostgreSQL database for this
+// test, drops it when the test ends, and returns its URL.
+func PostgresDatabase(tb testing.TB) string {
 	tb.Helper()
 	base := PostgresURL(tb)
-	ctx := context.Background()
 	name := "ct_test_" + strings.ToLower(credtrack.NewID()[:16])
-	url, drop, err := sqlstore.CreatePostgresDatabase(ctx, base, name)
+	url, drop, err := sqlstore.CreatePostgresDatabase(context.Background(), base, name)
 	if err != nil {
 		tb.Fatalf("PostgreSQL at %s is not usable: %v", EnvPostgres, err)
 	}
@@ -98,8 +97,15 @@ func OpenPostgres(tb testing.TB, clock *Clock) *sqlstore.DB {
 			tb.Logf("drop test database %s: %v", name, err)
 		}
 	})
+	return url
+}
+
+// OpenPostgres opens and migrates a fresh PostgreSQL database (see
+// PostgresDatabase).
+func OpenPostgres(tb testing.TB, clock *Clock) *sqlstore.DB {
+	tb.Helper()
 	opts := Options(clock)
-	opts.DatabaseURL = url
+	opts.DatabaseURL = PostgresDatabase(tb)
 	return openMigrated(tb, opts)
 }
 

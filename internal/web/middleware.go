@@ -1,0 +1,198 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+
+	"credtrack"
+)
+
+// maxFormBytes caps the body of every form post. The largest form (set
+// password) is a few hundred bytes; 64 KiB leaves room for later forms
+// while keeping a flood of garbage from tying up memory.
+const maxFormBytes = 64 << 10
+
+// session is what the layout needs to know about the signed-in user,
+// kept in the request context next to the actor.
+type session struct {
+	token       string
+	user        *credtrack.User
+	memberships []*credtrack.Membership
+}
+
+type sessionKey struct{}
+
+// sessionFromContext returns the session loaded by guard, or nil when the
+// visitor is anonymous.
+func sessionFromContext(ctx context.Context) *session {
+	s, _ := ctx.Value(sessionKey{}).(*session)
+	return s
+}
+
+// guard wraps a route's handler with what every page needs: the body
+// limit, the session lookup and the route's policy.
+func (h *Handler) guard(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.static {
+			rt.handler(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		}
+		r, err := h.loadSession(w, r)
+		if err != nil {
+			h.renderError(w, r, err)
+			return
+		}
+		a := credtrack.ActorFromContext(r.Context())
+		if rt.policy.SignedIn && a.Kind == credtrack.ActorAnonymous {
+			// A fixed target: the page asked for is not carried along,
+			// because it may hold a record ID and because an open
+			// "next=" parameter invites redirect abuse.
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if !rt.policy.allows(a) {
+			h.renderError(w, r, credtrack.Errorf(credtrack.EFORBIDDEN, "Your role in this organization may not open this page."))
+			return
+		}
+		rt.handler(w, r)
+	})
+}
+
+// loadSession resolves the session cookie and returns r with the actor and
+// session in its context. Visitors without a valid session get an
+// anonymous actor that still carries IP, user agent and request ID, so a
+// failed sign-in can be audited with them.
+func (h *Handler) loadSession(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
+	// The request facts go into the context before Auth is asked, so that
+	// what Auth records (a session expiring, a login failing) carries them.
+	base := credtrack.Actor{
+		Kind:      credtrack.ActorAnonymous,
+		IP:        clientIP(r),
+		UserAgent: r.UserAgent(),
+		// The request ID is minted by the outer server middleware, which
+		// puts it on the response before calling us.
+		RequestID: w.Header().Get("X-Request-ID"),
+	}
+	ctx := credtrack.NewContextWithActor(r.Context(), base)
+	a := base
+	var s *session
+	if c, err := r.Cookie(h.sessionCookieName()); err == nil && c.Value != "" {
+		sa, u, ms, err := h.auth.Session(ctx, c.Value)
+		switch {
+		case err == nil:
+			a, s = sa, &session{token: c.Value, user: u, memberships: ms}
+			a.IP, a.UserAgent, a.RequestID = base.IP, base.UserAgent, base.RequestID
+		case credtrack.ErrorCode(err) == credtrack.EUNAUTHORIZED:
+			// Expired or revoked: drop the cookie so the browser stops
+			// presenting it, and carry on as anonymous.
+			h.clearSessionCookie(w)
+		default:
+			return r.WithContext(ctx), err
+		}
+	}
+	ctx = credtrack.NewContextWithActor(ctx, a)
+	ctx = context.WithValue(ctx, sessionKey{}, s)
+	return r.WithContext(ctx), nil
+}
+
+// clientIP returns the host part of r.RemoteAddr. A trusted proxy's
+// X-Forwarded-For is resolved by the outer server, not here.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// parseForm parses a posted form, turning an over-long body into ETOOLARGE
+// (a 413 page) and anything else unreadable into EINVALID.
+func parseForm(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return credtrack.Errorf(credtrack.ETOOLARGE, "The form is too large.")
+		}
+		return credtrack.Errorf(credtrack.EINVALID, "The form could not be read.")
+	}
+	return nil
+}
+
+// sessionCookieName is "__Host-sid" on HTTPS: the prefix makes browsers
+// refuse the cookie unless it is Secure, host-only and Path=/, so a
+// sibling subdomain cannot plant or overwrite it.
+func (h *Handler) sessionCookieName() string {
+	if h.secureCookies {
+		return "__Host-sid"
+	}
+	return "sid"
+}
+
+// flashCookieName follows the same rule as the session cookie.
+func (h *Handler) flashCookieName() string {
+	if h.secureCookies {
+		return "__Host-flash"
+	}
+	return "flash"
+}
+
+// cookie returns a cookie with the attributes every credtrack cookie
+// shares. It has no Max-Age or Expires unless the caller sets one, so the
+// browser forgets it when it closes; the server enforces the real idle
+// and absolute timeouts.
+func (h *Handler) cookie(name, value string) *http.Cookie {
+	return &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   h.secureCookies,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+func (h *Handler) setSessionCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, h.cookie(h.sessionCookieName(), token))
+}
+
+func (h *Handler) clearSessionCookie(w http.ResponseWriter) {
+	c := h.cookie(h.sessionCookieName(), "")
+	c.MaxAge = -1
+	http.SetCookie(w, c)
+}
+
+// flashes maps the codes that may travel in the flash cookie to the text
+// shown. Only codes travel, never text, so a flash can neither leak a
+// token or identifier nor be used to inject a message.
+var flashes = map[string]Flash{
+	"signed-out":   {Kind: "info", Text: "You are signed out."},
+	"password-set": {Kind: "info", Text: "Your password is set. Sign in with it now."},
+}
+
+// setFlash stores a flash code for the next page the browser loads.
+func (h *Handler) setFlash(w http.ResponseWriter, code string) {
+	c := h.cookie(h.flashCookieName(), code)
+	c.MaxAge = 60
+	http.SetCookie(w, c)
+}
+
+// takeFlash returns the flash stored by the previous response, if any, and
+// deletes it so it shows once.
+func (h *Handler) takeFlash(w http.ResponseWriter, r *http.Request) []Flash {
+	c, err := r.Cookie(h.flashCookieName())
+	if err != nil {
+		return nil
+	}
+	del := h.cookie(h.flashCookieName(), "")
+	del.MaxAge = -1
+	http.SetCookie(w, del)
+	if f, ok := flashes[c.Value]; ok {
+		return []Flash{f}
+	}
+	return nil
+}

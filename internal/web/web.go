@@ -1,0 +1,247 @@
+// Package web serves credtrack's server-rendered HTML pages: signing in and
+// out, setting a password from an emailed link, the dashboard and the
+// provider pages.
+//
+// It uses only html/template and embedded static files. Every route is
+// listed once, in Handler.routes, together with the permission it needs, so
+// the route-matrix tests can read the table instead of guessing. Pages never
+// carry inline script or style, because the Content-Security-Policy set by
+// the server forbids both; all styling lives in static/app.css.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"credtrack"
+)
+
+// Auth signs people in and out and turns a session cookie into an actor.
+// It is implemented outside web (sessions live in the database).
+type Auth interface {
+	// Login checks email and password and returns a new session token, or
+	// an error such as EUNAUTHORIZED when they do not match or the account
+	// is locked.
+	Login(ctx context.Context, email, password string) (token string, err error)
+	// Session returns the actor (with the OrgID and Role of the session's
+	// current organization), the user and the user's memberships for a
+	// session token; EUNAUTHORIZED when the token is unknown or expired.
+	Session(ctx context.Context, token string) (credtrack.Actor, *credtrack.User, []*credtrack.Membership, error)
+	// Logout ends the session of token on the server.
+	Logout(ctx context.Context, token string) error
+	// SetPassword consumes a one-time set-password token (from an emailed
+	// or printed link) and sets the password, which it validates.
+	SetPassword(ctx context.Context, linkToken, password string) error
+}
+
+// Options are the dependencies and settings of the web handler. Auth and
+// Providers are required; the other fields have usable defaults.
+type Options struct {
+	// Auth signs users in and resolves session cookies.
+	Auth Auth
+	// Providers reads the provider records shown on the pages.
+	Providers credtrack.ProviderService
+	// Orgs supplies the organization's expiring window. When nil, the
+	// default window of 90 days is used.
+	Orgs credtrack.OrgService
+	// Logger receives internal errors. When nil, nothing is logged.
+	Logger *slog.Logger
+	// SecureCookies names the session cookie "__Host-sid" and marks it
+	// Secure. Set it to false only for plain-http localhost development,
+	// where browsers would drop a Secure cookie.
+	SecureCookies bool
+	// Today returns the current date for expiry calculations. When nil,
+	// the UTC date of credtrack.Now is used.
+	Today func() credtrack.Date
+}
+
+// Policy is what a route requires of the actor. A zero Policy means the
+// route is public.
+type Policy struct {
+	// SignedIn sends anonymous visitors to /login.
+	SignedIn bool
+	// Permission is the permission a signed-in actor needs, "" for none.
+	Permission credtrack.Permission
+	// Own, when set, also admits actors holding this "own record"
+	// permission instead of Permission; the handler then shows only the
+	// record linked to the actor.
+	Own credtrack.Permission
+}
+
+// allows reports whether a may use a route with this policy. Being signed
+// in is checked separately, because it answers with a redirect, not a 403.
+func (p Policy) allows(a credtrack.Actor) bool {
+	if p.Permission == "" && p.Own == "" {
+		return true
+	}
+	return (p.Permission != "" && a.Can(p.Permission)) || (p.Own != "" && a.Can(p.Own))
+}
+
+// route is one entry of the routes table.
+type route struct {
+	pattern string
+	policy  Policy
+	handler http.HandlerFunc
+	// static routes skip the session lookup: assets are public and
+	// identical for everyone, so a database round trip per file would be waste.
+	static bool
+}
+
+// Handler is the HTML user interface. It implements http.Handler.
+type Handler struct {
+	auth          Auth
+	providers     credtrack.ProviderService
+	orgs          credtrack.OrgService
+	logger        *slog.Logger
+	secureCookies bool
+	today         func() credtrack.Date
+
+	assets   assets
+	pages    *renderer
+	routes   []route
+	mux      *http.ServeMux
+	handler  http.Handler // mux behind cross-origin protection
+	notFound http.Handler // the HTML 404 page for paths no route has
+}
+
+// New returns the web handler. It parses every template and hashes every
+// static file; a broken template panics here, at boot, rather than on the
+// first request that needs it.
+func New(opts Options) *Handler {
+	if opts.Auth == nil || opts.Providers == nil {
+		panic("web: Options.Auth and Options.Providers are required")
+	}
+	h := &Handler{
+		auth:          opts.Auth,
+		providers:     opts.Providers,
+		orgs:          opts.Orgs,
+		logger:        opts.Logger,
+		secureCookies: opts.SecureCookies,
+		today:         opts.Today,
+	}
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	if h.today == nil {
+		h.today = func() credtrack.Date { return credtrack.DateOf(credtrack.Now()) }
+	}
+	h.assets = loadAssets()
+	h.pages = newRenderer(templateFS, h.funcs())
+
+	h.mux = http.NewServeMux()
+	h.routes = h.routeTable()
+	for _, rt := range h.routes {
+		h.mux.Handle(rt.pattern, h.guard(rt))
+	}
+
+	// Cross-origin protection sits in front of the mux: it lets safe
+	// methods through and refuses state-changing requests that a browser
+	// marks as coming from another site, which together with SameSite=Lax
+	// cookies replaces CSRF tokens.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.renderError(w, r, credtrack.Errorf(credtrack.EFORBIDDEN,
+			"This form was sent from another site, so it was refused. Open credtrack directly and try again."))
+	}))
+	h.handler = cop.Handler(h.mux)
+
+	// The 404 page goes through guard like any page, so a signed-in user
+	// keeps the navigation.
+	h.notFound = h.guard(route{handler: func(w http.ResponseWriter, r *http.Request) {
+		h.renderError(w, r, credtrack.Errorf(credtrack.ENOTFOUND, "There is no page at this address."))
+	}})
+	return h
+}
+
+// routeTable lists every route of the web UI with the policy it needs.
+// It is the only place routes are defined.
+func (h *Handler) routeTable() []route {
+	public := Policy{}
+	return []route{
+		{pattern: "GET /{$}", handler: h.handleDashboard,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermOrgRead, Own: credtrack.PermOwnRecordRead}},
+
+		{pattern: "GET /login", policy: public, handler: h.handleLoginForm},
+		{pattern: "POST /login", policy: public, handler: h.handleLogin},
+		// Logout is public so that someone whose session already expired
+		// can still clear the cookie instead of being bounced to /login.
+		{pattern: "POST /logout", policy: public, handler: h.handleLogout},
+		{pattern: "GET /set-password", policy: public, handler: h.handleSetPasswordForm},
+		{pattern: "POST /set-password", policy: public, handler: h.handleSetPassword},
+
+		{pattern: "GET /providers", handler: h.handleProviderIndex,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
+		{pattern: "GET /providers/{id}", handler: h.handleProviderShow,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead, Own: credtrack.PermOwnRecordRead}},
+
+		{pattern: "GET /static/{hash}/{name}", policy: public, handler: h.handleStatic, static: true},
+	}
+}
+
+// contentSecurityPolicy allows only same-origin style sheets, images and
+// scripts and nothing inline, so injected markup cannot run or restyle
+// anything; form-action and frame-ancestors stop form hijacking and
+// clickjacking.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", contentSecurityPolicy)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	// Pages show records of one organization to one person, so no browser
+	// or proxy may keep them. Set here, before routing, so that redirects
+	// and errors carry it too; the static handler replaces it for the
+	// assets it actually serves.
+	hd.Set("Cache-Control", "no-store")
+	if h.unrouted(r) {
+		h.notFound.ServeHTTP(w, r)
+		return
+	}
+	h.handler.ServeHTTP(w, r)
+}
+
+// unrouted reports whether no route has r's path under any method, so
+// that it gets the HTML 404 page rather than the mux's plain text. A path
+// that exists under another method is left to the mux, which answers 405
+// with an Allow header.
+func (h *Handler) unrouted(r *http.Request) bool {
+	if _, pattern := h.mux.Handler(r); pattern != "" {
+		return false
+	}
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Routes returns every registered "METHOD /path" pattern, in table order.
+func (h *Handler) Routes() []string {
+	out := make([]string, len(h.routes))
+	for i, rt := range h.routes {
+		out[i] = rt.pattern
+	}
+	return out
+}
+
+// Policies returns the policy of every registered pattern, keyed by pattern.
+func (h *Handler) Policies() map[string]Policy {
+	out := make(map[string]Policy, len(h.routes))
+	for _, rt := range h.routes {
+		out[rt.pattern] = rt.policy
+	}
+	return out
+}
+
+// Mux returns the underlying ServeMux, without the security and cache
+// headers, the cross-origin protection and the HTML 404 page that
+// ServeHTTP adds. It is meant for route inspection; serve through the
+// Handler itself.
+func (h *Handler) Mux() *http.ServeMux { return h.mux }
