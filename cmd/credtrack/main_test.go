@@ -349,3 +349,21 @@ func TestPostgresServe(t *testing.T) {
 		t.Fatalf("wrong key on PostgreSQL: %d %s", code, errOut)
 	}
 }
+
+// TestNoConfiguration runs with no configuration at all, from a working
+// directory, as the quick start does: ./credtrack-data is created (0700)
+// with the database and a generated key.
+func TestNoConfiguration(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if code, out, errOut := run(t, nil, "", "migrate"); code != 0 || !strings.Contains(out, "(sqlite)") {
+		t.Fatalf("migrate with defaults: %d %s %s", code, out, errOut)
+	}
+	for _, f := range []string{"credtrack-data/credtrack.db", "credtrack-data/master.key", "credtrack-data/keycheck"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if st, err := os.Stat("credtrack-data"); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("credtrack-data mode: %v", err)
+	}
+}

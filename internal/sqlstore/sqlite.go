@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
@@ -25,7 +26,13 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 		return errors.New("sqlstore: the SQLite key must be 64 bytes")
 	}
 	hexKey := hex.EncodeToString(opts.SQLiteKey)
-	u := url.URL{Scheme: "file", Path: opts.SQLitePath}
+	// A relative path in a file: URL would be read as a host name
+	// ("file://credtrack-data/…"), so the path is made absolute first.
+	abs, err := filepath.Abs(opts.SQLitePath)
+	if err != nil {
+		return fmt.Errorf("cannot resolve the database path %s: %w", opts.SQLitePath, err)
+	}
+	u := url.URL{Scheme: "file", Path: abs}
 	init := func(readOnly bool) func(*sqlite3.Conn) error {
 		return func(c *sqlite3.Conn) error {
 			// Order matters: the key first, then busy_timeout, then the rest
