@@ -114,7 +114,16 @@ func (db *DB) RecordEvent(ctx context.Context, ev *credtrack.AuditEvent) error {
 	if ev.IP == "" {
 		ev.IP, ev.UserAgent, ev.RequestID = a.IP, a.UserAgent, a.RequestID
 	}
-	return db.update(ctx, func(tx *Tx) error { return tx.appendEvent(ev) })
+	return db.appendStandalone(ctx, ev)
+}
+
+// appendStandalone appends an event that has no transaction of its own,
+// through the group-commit batcher.
+func (db *DB) appendStandalone(ctx context.Context, ev *credtrack.AuditEvent) error {
+	if db.noBatch {
+		return db.update(ctx, func(tx *Tx) error { return tx.appendEvent(ev) })
+	}
+	return db.batch.append(ctx, ev)
 }
 
 const auditColumns = `id, org_id, seq, at, actor_kind, actor_id, actor_role, action, target_type, target_id,

@@ -15,3 +15,12 @@ func (db *DB) QueryIntForTest(ctx context.Context, q string, args ...any) (int, 
 	err := db.read.QueryRowContext(ctx, db.rebind(q), args...).Scan(&n)
 	return n, err
 }
+
+// ExecAsAppForTest runs a raw statement inside an application
+// transaction (on PostgreSQL: as the application role).
+func (db *DB) ExecAsAppForTest(ctx context.Context, q string, args ...any) error {
+	return db.update(ctx, func(tx *Tx) error {
+		_, err := tx.exec(q, args...)
+		return err
+	})
+}

@@ -151,8 +151,11 @@ func (db *DB) FindProviderByID(ctx context.Context, id string) (*credtrack.Provi
 // cannot be audited is refused (fail closed), as the security page's
 // "audit log of every read" requires.
 func (db *DB) auditRead(ctx context.Context, action, targetType, targetID string, details map[string]string) error {
-	err := db.update(ctx, func(tx *Tx) error {
-		return tx.audit(action, targetType, targetID, credtrack.OutcomeSuccess, details)
+	a := credtrack.ActorFromContext(ctx)
+	err := db.appendStandalone(ctx, &credtrack.AuditEvent{
+		OrgID: a.OrgID, ActorKind: a.Kind, ActorID: a.ID, ActorRole: a.Role,
+		Action: action, TargetType: targetType, TargetID: targetID, Outcome: credtrack.OutcomeSuccess,
+		IP: a.IP, UserAgent: a.UserAgent, RequestID: a.RequestID, Details: details,
 	})
 	if err != nil {
 		db.log.Error("audit write failed; refusing the read", "action", action, "err", err)

@@ -240,3 +240,26 @@ CREATE TABLE jobs (
     UNIQUE (kind, key)
 );
 CREATE INDEX jobs_ready ON jobs (state, run_after);
+
+-- The application role. credtrack connects as the database owner (which
+-- runs these migrations) and switches every application transaction to
+-- this role with SET LOCAL ROLE, so that its grants apply to everything
+-- the application does, even when the connecting user is a superuser:
+-- in particular it may not UPDATE, DELETE or TRUNCATE audit events. Roles
+-- belong to the cluster, so a second database in the same cluster finds it
+-- already there.
+DO $$
+BEGIN
+    CREATE ROLE credtrack_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+DO $$
+BEGIN
+    GRANT credtrack_app TO CURRENT_USER;
+EXCEPTION WHEN OTHERS THEN NULL; -- already a member, or a superuser (who needs no membership)
+END $$;
+GRANT SELECT, INSERT, UPDATE, DELETE ON organizations, users, memberships, invitations, user_tokens,
+    sessions, api_tokens, providers, credentials, documents, verifications, jobs TO credtrack_app;
+GRANT SELECT ON instance_meta, schema_migrations TO credtrack_app;
+GRANT SELECT, INSERT ON audit_events TO credtrack_app;
+GRANT SELECT, INSERT, UPDATE ON audit_heads TO credtrack_app;
