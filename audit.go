@@ -2,6 +2,8 @@ package credtrack
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,4 +61,41 @@ type AuditService interface {
 	RecordEvent(ctx context.Context, ev *AuditEvent) error
 	// FindAuditEvents returns one page of events, newest first, and the total.
 	FindAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, int, error)
+}
+
+// AuditMark counts the audit events written on behalf of one request.
+// Web and API middleware put one in each request's context; the store
+// marks it whenever it records an event with that context. A route whose
+// handler recorded nothing still gets a generic event from the
+// middleware, so a new route cannot silently go unaudited.
+type AuditMark struct {
+	n     atomic.Int64
+	mu    sync.Mutex
+	actor Actor
+}
+
+// Actor returns the last actor put into a context carrying this mark:
+// the middleware that wrote no event uses it to say who made the request.
+func (m *AuditMark) Actor() Actor {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.actor
+}
+
+// Count returns how many events were recorded.
+func (m *AuditMark) Count() int64 { return m.n.Load() }
+
+type auditMarkKey struct{}
+
+// NewContextWithAuditMark returns a context carrying a fresh mark.
+func NewContextWithAuditMark(ctx context.Context) (context.Context, *AuditMark) {
+	m := &AuditMark{}
+	return context.WithValue(ctx, auditMarkKey{}, m), m
+}
+
+// MarkAudited records that an event was written for ctx's request.
+func MarkAudited(ctx context.Context) {
+	if m, ok := ctx.Value(auditMarkKey{}).(*AuditMark); ok {
+		m.n.Add(1)
+	}
 }

@@ -50,6 +50,11 @@ type actorKey struct{}
 
 // NewContextWithActor returns a copy of ctx carrying a.
 func NewContextWithActor(ctx context.Context, a Actor) context.Context {
+	if m, ok := ctx.Value(auditMarkKey{}).(*AuditMark); ok {
+		m.mu.Lock()
+		m.actor = a
+		m.mu.Unlock()
+	}
 	return context.WithValue(ctx, actorKey{}, a)
 }
 

@@ -42,27 +42,29 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 // handler builds the whole HTTP surface: health and metrics, the JSON
 // API and the web pages, on one mux whose patterns name the routes in logs
 // and metrics.
-func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *server.Metrics) http.Handler {
+func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *server.Metrics) (http.Handler, []string) {
 	webH := web.New(web.Options{
 		Auth: authSvc, Providers: a.db, Orgs: a.db, Logger: a.log,
-		SecureCookies: !a.cfg.DevInsecureCookies,
+		SecureCookies: !a.cfg.DevInsecureCookies, Audit: a.db,
 	})
 	apiH := api.New(api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Audit: a.db, Logger: a.log})
 	healthz, readyz := server.Health(a.db.Ping)
 	top := http.NewServeMux()
-	top.Handle("GET /healthz", healthz)
-	top.Handle("GET /readyz", readyz)
-	top.Handle("GET /metrics", loopbackOnly(metrics.Handler()))
+	var patterns []string
+	handle := func(p string, h http.Handler) { top.Handle(p, h); patterns = append(patterns, p) }
+	handle("GET /healthz", healthz)
+	handle("GET /readyz", readyz)
+	handle("GET /metrics", loopbackOnly(metrics.Handler()))
 	for _, p := range apiH.Routes() {
-		top.Handle(p, apiH)
+		handle(p, apiH)
 	}
-	top.Handle("/api/", apiH) // JSON 404/405 for everything else under /api/
+	handle("/api/", apiH) // JSON 404/405 for everything else under /api/
 	for _, p := range webH.Routes() {
-		top.Handle(p, webH)
+		handle(p, webH)
 	}
-	top.Handle("/", webH) // the web 404 page
+	handle("/", webH) // the web 404 page
 	server.RegisterDB(reg, "primary", a.db.WriteDB())
-	return server.Wrap(top, metrics, a.log)
+	return server.Wrap(top, metrics, a.log), patterns
 }
 
 // loopbackOnly serves /metrics to local scrapers only: the figures say
@@ -89,7 +91,8 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 	authSvc := &auth.Service{Store: a.db, Hasher: a.hasher, Idle: a.cfg.SessionIdle, Lifetime: a.cfg.SessionLifetime, Log: a.log}
 	reg := prometheus.NewRegistry()
 	metrics := server.NewMetrics(reg)
-	srv, err := server.Listen(server.Options{Addr: a.cfg.Listen, Handler: a.handler(authSvc, reg, metrics), Logger: a.log,
+	h, _ := a.handler(authSvc, reg, metrics)
+	srv, err := server.Listen(server.Options{Addr: a.cfg.Listen, Handler: h, Logger: a.log,
 		ShutdownTimeout: a.cfg.ShutdownTimeout})
 	if err != nil {
 		return err

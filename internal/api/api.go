@@ -14,6 +14,7 @@ import (
 
 	"credtrack"
 	"credtrack/internal/httperr"
+	"credtrack/internal/reqaudit"
 )
 
 // TokenAuth turns a bearer secret into the token it belongs to.
@@ -74,7 +75,7 @@ func (h *Handler) routes() {
 // handle registers a route behind authentication and its policy check.
 func (h *Handler) handle(pattern string, p Policy, fn http.HandlerFunc) {
 	h.policies[pattern] = p
-	h.mux.Handle(pattern, h.authenticate(p, fn))
+	h.mux.Handle(pattern, reqaudit.Ensure(h.opts.Audit, h.log, pattern, h.authenticate(p, fn)))
 }
 
 // Routes returns every registered pattern.
@@ -96,17 +97,27 @@ func (h *Handler) Mux() *http.ServeMux { return h.mux }
 // error shape instead of net/http's plain text.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, pattern := h.mux.Handler(r); pattern == "" {
-		rec := &statusOnly{header: http.Header{}}
-		h.mux.ServeHTTP(rec, r)
-		if rec.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", rec.header.Get("Allow"))
-			h.error(w, r, credtrack.Errorf(credtrack.EMETHOD, "method not allowed"))
-			return
-		}
-		h.error(w, r, credtrack.Errorf(credtrack.ENOTFOUND, "no such API route"))
+		reqaudit.Ensure(h.opts.Audit, h.log, "", http.HandlerFunc(h.serveUnrouted)).ServeHTTP(w, r)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// serveUnrouted answers a path no route has (404) or a method a path does
+// not take (405), in the JSON error shape.
+func (h *Handler) serveUnrouted(w http.ResponseWriter, r *http.Request) {
+	// The caller is not authenticated here (no route, no policy); the
+	// request facts still go on record.
+	r = r.WithContext(credtrack.NewContextWithActor(r.Context(), credtrack.Actor{Kind: credtrack.ActorAnonymous,
+		IP: clientIP(r), UserAgent: r.UserAgent(), RequestID: httperr.RequestIDFromContext(r.Context())}))
+	rec := &statusOnly{header: http.Header{}}
+	h.mux.ServeHTTP(rec, r)
+	if rec.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		h.error(w, r, credtrack.Errorf(credtrack.EMETHOD, "method not allowed"))
+		return
+	}
+	h.error(w, r, credtrack.Errorf(credtrack.ENOTFOUND, "no such API route"))
 }
 
 // statusOnly records the status net/http would send, discarding its body.

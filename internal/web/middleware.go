@@ -56,6 +56,12 @@ func (h *Handler) guard(rt route) http.Handler {
 			return
 		}
 		if !rt.policy.allows(a) {
+			if h.audit != nil {
+				if err := h.audit.RecordEvent(r.Context(), &credtrack.AuditEvent{Action: "authz.denied", TargetType: "route",
+					TargetID: rt.pattern, Outcome: credtrack.OutcomeDenied}); err != nil {
+					h.logger.Error("audit of a denial failed", "err", err)
+				}
+			}
 			h.renderError(w, r, credtrack.Errorf(credtrack.EFORBIDDEN, "Your role in this organization may not open this page."))
 			return
 		}

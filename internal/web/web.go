@@ -15,6 +15,7 @@ import (
 	"net/http"
 
 	"credtrack"
+	"credtrack/internal/reqaudit"
 )
 
 // Auth signs people in and out and turns a session cookie into an actor.
@@ -54,6 +55,10 @@ type Options struct {
 	// Today returns the current date for expiry calculations. When nil,
 	// the UTC date of credtrack.Now is used.
 	Today func() credtrack.Date
+	// Audit records access denials and, for routes whose work recorded no
+	// event of its own, a generic request event (see reqaudit). The server
+	// always sets it; nil only in handler unit tests.
+	Audit reqaudit.Recorder
 }
 
 // Policy is what a route requires of the actor. A zero Policy means the
@@ -96,6 +101,7 @@ type Handler struct {
 	logger        *slog.Logger
 	secureCookies bool
 	today         func() credtrack.Date
+	audit         reqaudit.Recorder
 
 	assets   assets
 	pages    *renderer
@@ -119,6 +125,7 @@ func New(opts Options) *Handler {
 		logger:        opts.Logger,
 		secureCookies: opts.SecureCookies,
 		today:         opts.Today,
+		audit:         opts.Audit,
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
@@ -132,7 +139,11 @@ func New(opts Options) *Handler {
 	h.mux = http.NewServeMux()
 	h.routes = h.routeTable()
 	for _, rt := range h.routes {
-		h.mux.Handle(rt.pattern, h.guard(rt))
+		var g http.Handler = h.guard(rt)
+		if !rt.static { // assets are public and identical for everyone: not audited, by name
+			g = reqaudit.Ensure(h.audit, h.logger, rt.pattern, g)
+		}
+		h.mux.Handle(rt.pattern, g)
 	}
 
 	// Cross-origin protection sits in front of the mux: it lets safe
@@ -148,9 +159,9 @@ func New(opts Options) *Handler {
 
 	// The 404 page goes through guard like any page, so a signed-in user
 	// keeps the navigation.
-	h.notFound = h.guard(route{handler: func(w http.ResponseWriter, r *http.Request) {
+	h.notFound = reqaudit.Ensure(h.audit, h.logger, "", h.guard(route{handler: func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, credtrack.Errorf(credtrack.ENOTFOUND, "There is no page at this address."))
-	}})
+	}}))
 	return h
 }
 
