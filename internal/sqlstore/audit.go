@@ -100,6 +100,7 @@ func (tx *Tx) appendEvent(ev *credtrack.AuditEvent) error {
 	if _, err := tx.exec("UPDATE audit_heads SET seq = ?, hash = ? WHERE org_id = ?", ev.Seq, ev.Hash, ev.OrgID); err != nil {
 		return fmt.Errorf("sqlstore: audit head: %w", err)
 	}
+	credtrack.MarkAudited(tx.ctx)
 	return nil
 }
 
@@ -123,7 +124,11 @@ func (db *DB) appendStandalone(ctx context.Context, ev *credtrack.AuditEvent) er
 	if db.noBatch {
 		return db.update(ctx, func(tx *Tx) error { return tx.appendEvent(ev) })
 	}
-	return db.batch.append(ctx, ev)
+	err := db.batch.append(ctx, ev)
+	if err == nil {
+		credtrack.MarkAudited(ctx)
+	}
+	return err
 }
 
 const auditColumns = `id, org_id, seq, at, actor_kind, actor_id, actor_role, action, target_type, target_id,
