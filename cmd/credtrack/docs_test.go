@@ -3,8 +3,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -50,7 +52,37 @@ func generatedDocs() map[string]string {
 	for _, row := range httperr.Table() {
 		fmt.Fprintf(&e, "| `%s` | %d |\n", row.Code, row.Status)
 	}
-	return map[string]string{"permissions.md": p.String(), "errors.md": e.String()}
+	var a strings.Builder
+	a.WriteString("# Audit log\n\nGenerated from `credtrack.AuditActions` (audit_actions.go); a test fails when the code records an\naction missing here, or this lists one the code never records.\n\n")
+	a.WriteString(`Every event has: time (UTC, microseconds), organization, actor (user, API token, system job or
+anonymous) with role, action, target type and ID, outcome (success, failure, denied), IP, user
+agent, request ID, and details. Details never hold secrets or plaintext identifiers (NPI, DEA,
+SSN, license numbers): record IDs, counts and masked values only.
+
+Guarantees:
+- **Append-only.** Triggers refuse UPDATE, DELETE (and TRUNCATE on PostgreSQL) of audit_events;
+  on PostgreSQL the application runs each transaction as the role credtrack_app, which holds only
+  SELECT and INSERT on it.
+- **Tamper-evident.** Each organization has a hash chain: an event's hash is HMAC-SHA256, under a
+  key derived from the master key (so it is not in the database), of the previous hash and the
+  event's canonical JSON. ` + "`credtrack audit verify [--org ORG]`" + ` recomputes every chain and names
+  the first broken link. The chain head is locked while an event is appended, so concurrent
+  writers, even several servers on one PostgreSQL, never fork it.
+- **Durable before data leaves.** A write's event commits in the write's transaction. A read's
+  event is committed before the data is returned; if it cannot be, the read fails with 503
+  (unavailable). Concurrent reads share one transaction (group commit).
+- **Complete by construction.** Every web and API route is wrapped where it is registered: a
+  request that recorded no more specific event gets an ` + "`http.request`" + ` event. Health checks, metrics
+  and static assets are the only exceptions, by name; a test walks every registered route.
+- **Kept for the life of the account**; deleting an organization will not delete its log.
+
+| action | category | recorded when |
+|---|---|---|
+`)
+	for _, act := range credtrack.AuditActions {
+		fmt.Fprintf(&a, "| `%s` | %s | %s |\n", act.Name, act.Category, act.Description)
+	}
+	return map[string]string{"permissions.md": p.String(), "errors.md": e.String(), "audit.md": a.String()}
 }
 
 func TestGeneratedDocs(t *testing.T) {
@@ -65,6 +97,45 @@ func TestGeneratedDocs(t *testing.T) {
 		got, err := os.ReadFile(path)
 		if err != nil || string(got) != want {
 			t.Errorf("docs/%s is out of date with the code: run go test ./cmd/credtrack -run TestGeneratedDocs -update", name)
+		}
+	}
+}
+
+// actionInCode finds the action names the code records: Action: "…",
+// tx.audit("…"), auditRead(ctx, "…") and DeleteSession(…, "…").
+var actionInCode = regexp.MustCompile(`(?:Action: |\.audit\(|auditRead\(ctx, |DeleteSession\(ctx, \w+, )"([a-z_]+(?:\.[a-z_]+)+)"`)
+
+// TestAuditCatalogueMatchesCode keeps credtrack.AuditActions (and so
+// docs/audit.md) true: every action recorded by non-test code is listed,
+// and every listed action is recorded somewhere.
+func TestAuditCatalogueMatchesCode(t *testing.T) {
+	used := map[string]string{}
+	err := filepath.WalkDir(filepath.Join("..", ".."), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range actionInCode.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = path
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, a := range credtrack.AuditActions {
+		listed[a.Name] = true
+		if used[a.Name] == "" {
+			t.Errorf("audit action %q is catalogued but nothing records it", a.Name)
+		}
+	}
+	for name, path := range used {
+		if !listed[name] {
+			t.Errorf("%s records audit action %q, which is missing from credtrack.AuditActions", path, name)
 		}
 	}
 }
