@@ -31,4 +31,6 @@ var AuditActions = []AuditAction{
 	{"provider.listed", "reads", "A list of providers was shown; the number of results is in details, never the search values."},
 	{"credential.created", "records", "A credential was added to a provider."},
 	{"credential.read", "reads", "A credential with its full number was shown."},
+	{"audit.read", "reads", "Someone looked at the audit log (the viewer, or a provider's \"who read my record\" page)."},
+	{"export.created", "reads", "An export was made (the audit log as CSV or JSON Lines); what and the filter's shape are in details."},
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"credtrack"
 )
@@ -160,35 +161,11 @@ func (db *DB) FindAuditEvents(ctx context.Context, f credtrack.AuditFilter) ([]*
 	if err := credtrack.Authorize(ctx, credtrack.PermAuditRead); err != nil {
 		return nil, 0, err
 	}
-	where := []string{"org_id = ?"}
-	args := []any{org}
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
-	if f.ActorID != "" {
-		add("actor_id = ?", f.ActorID)
-	}
-	if f.Action != "" {
-		add("action = ?", f.Action)
-	}
-	if f.TargetType != "" {
-		add("target_type = ?", f.TargetType)
-	}
-	if f.TargetID != "" {
-		add("target_id = ?", f.TargetID)
-	}
-	if f.Outcome != "" {
-		add("outcome = ?", string(f.Outcome))
-	}
-	if !f.From.IsZero() {
-		add("at >= ?", f.From.UnixMicro())
-	}
-	if !f.To.IsZero() {
-		add("at < ?", f.To.UnixMicro())
-	}
+	cond, args := auditWhere(org, f)
 	limit := clampLimit(f.Limit)
 	var out []*credtrack.AuditEvent
 	var total int
 	err = db.view(ctx, func(tx *Tx) error {
-		cond := strings.Join(where, " AND ")
 		if err := tx.queryRow("SELECT count(*) FROM audit_events WHERE "+cond, args...).Scan(&total); err != nil {
 			return err
 		}
@@ -207,7 +184,14 @@ func (db *DB) FindAuditEvents(ctx context.Context, f credtrack.AuditFilter) ([]*
 		}
 		return rows.Err()
 	})
-	return out, total, err
+	if err != nil {
+		return nil, 0, err
+	}
+	// Looking at the audit log is itself on the record.
+	if err := db.auditRead(ctx, "audit.read", "audit_log", "", map[string]string{"view": "list"}); err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
 }
 
 // ChainBreak describes the first event whose hash does not verify.
@@ -274,4 +258,146 @@ func clampLimit(n int) int {
 		return 50
 	}
 	return min(n, 500)
+}
+
+// auditWhere builds the WHERE clause of an audit filter for one organization.
+func auditWhere(org string, f credtrack.AuditFilter) (string, []any) {
+	where := []string{"org_id = ?"}
+	args := []any{org}
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.ActorID != "" {
+		add("actor_id = ?", f.ActorID)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if f.TargetType != "" {
+		add("target_type = ?", f.TargetType)
+	}
+	if f.TargetID != "" {
+		add("target_id = ?", f.TargetID)
+	}
+	if f.Outcome != "" {
+		add("outcome = ?", string(f.Outcome))
+	}
+	if !f.From.IsZero() {
+		add("at >= ?", f.From.UnixMicro())
+	}
+	if !f.To.IsZero() {
+		add("at < ?", f.To.UnixMicro())
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// ExportAuditEvents streams every event of the organization that matches f,
+// oldest first, to fn (audit.read and export.create). The export itself
+// is recorded ("export.created", with the filter's shape) and committed
+// before the first event is handed out. Rows are read in pages of 1,000
+// so that memory does not grow with the size of the log.
+func (db *DB) ExportAuditEvents(ctx context.Context, f credtrack.AuditFilter, format string, fn func(*credtrack.AuditEvent) error) error {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	if err := credtrack.Authorize(ctx, credtrack.PermAuditRead); err != nil {
+		return err
+	}
+	if err := credtrack.Authorize(ctx, credtrack.PermExportCreate); err != nil {
+		return err
+	}
+	details := map[string]string{"what": "audit_log", "format": format}
+	for k, v := range map[string]string{"actor": f.ActorID, "action": f.Action, "target_type": f.TargetType, "outcome": string(f.Outcome)} {
+		if v != "" {
+			details["filter_"+k] = v
+		}
+	}
+	if !f.From.IsZero() {
+		details["from"] = f.From.UTC().Format(time.RFC3339)
+	}
+	if !f.To.IsZero() {
+		details["to"] = f.To.UTC().Format(time.RFC3339)
+	}
+	if err := db.auditRead(ctx, "export.created", "audit_log", "", details); err != nil {
+		return err
+	}
+	cond, args := auditWhere(org, f)
+	var after int64
+	for {
+		var page []*credtrack.AuditEvent
+		err := db.view(ctx, func(tx *Tx) error {
+			rows, err := tx.query("SELECT "+auditColumns+" FROM audit_events WHERE "+cond+" AND seq > ? ORDER BY seq LIMIT 1000",
+				append(append([]any{}, args...), after)...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				ev, err := scanAudit(rows)
+				if err != nil {
+					return err
+				}
+				page = append(page, ev)
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return err
+		}
+		for _, ev := range page {
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		if len(page) < 1000 {
+			return nil
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
+// FindRecordReads returns who read a provider's record or its
+// credentials, newest first (at most 500 events): the answer to a nurse's
+// "who looked at my license?". Staff with audit.read may ask for any
+// provider; a provider-role user only for the record linked to them.
+// Asking is itself recorded ("audit.read").
+func (db *DB) FindRecordReads(ctx context.Context, providerID string) ([]*credtrack.AuditEvent, error) {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := credtrack.ActorFromContext(ctx)
+	var out []*credtrack.AuditEvent
+	err = db.view(ctx, func(tx *Tx) error {
+		var owner string
+		if err := tx.queryRow("SELECT COALESCE(user_id, '') FROM providers WHERE id = ? AND org_id = ?", providerID, org).Scan(&owner); err != nil {
+			return err
+		}
+		if !a.Can(credtrack.PermAuditRead) && !(a.Can(credtrack.PermOwnAuditRead) && a.Kind == credtrack.ActorUser && owner == a.ID) {
+			return credtrack.Errorf(credtrack.ENOTFOUND, "not found")
+		}
+		rows, err := tx.query(`SELECT `+auditColumns+` FROM audit_events
+			WHERE org_id = ? AND action IN ('provider.read', 'credential.read', 'document.downloaded')
+			AND ((target_type = 'provider' AND target_id = ?)
+			  OR (target_type = 'credential' AND target_id IN (SELECT id FROM credentials WHERE org_id = ? AND provider_id = ?)))
+			ORDER BY seq DESC LIMIT 500`, org, providerID, org, providerID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			ev, err := scanAudit(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, ev)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.auditRead(ctx, "audit.read", "provider", providerID, map[string]string{"view": "record_reads"}); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

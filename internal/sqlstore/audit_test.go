@@ -210,3 +210,65 @@ func TestWriteRollsBackWithItsEvent(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditExportAndRecordReads: exports stream everything that matches,
+// oldest first, after recording the export; a provider sees who read
+// their own record, and nobody else's.
+func TestAuditExportAndRecordReads(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, db *sqlstore.DB, clock *storetest.Clock) {
+		ctx, org := storetest.NewOrg(t, db, "Org A")
+		nurse := &credtrack.User{Email: "nurse@example.org"}
+		if err := db.CreateUser(ctx, nurse); err != nil {
+			t.Fatal(err)
+		}
+		mine := newProvider("")
+		mine.UserID = nurse.ID
+		other := newProvider("")
+		for _, p := range []*credtrack.Provider{mine, other} {
+			if err := db.CreateProvider(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lic := &credtrack.Credential{ProviderID: mine.ID, Type: credtrack.CredStateLicense, Number: "RN123456", Jurisdiction: "MO"}
+		if err := db.CreateCredential(ctx, lic); err != nil {
+			t.Fatal(err)
+		}
+		coord := storetest.As("coord-1", org.ID, credtrack.RoleCoordinator)
+		for _, id := range []string{mine.ID, other.ID} {
+			if _, err := db.FindProviderByID(coord, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.FindCredentialByID(coord, lic.ID); err != nil {
+			t.Fatal(err)
+		}
+		asNurse := storetest.As(nurse.ID, org.ID, credtrack.RoleProvider)
+		reads, err := db.FindRecordReads(asNurse, mine.ID)
+		if err != nil || len(reads) != 2 || reads[0].Action != "credential.read" || reads[1].ActorID != "coord-1" {
+			t.Fatalf("FindRecordReads = %d events, %v", len(reads), err)
+		}
+		if _, err := db.FindRecordReads(asNurse, other.ID); credtrack.ErrorCode(err) != credtrack.ENOTFOUND {
+			t.Fatalf("a provider read someone else's access log: %v", err)
+		}
+		// Export: coordinators may not; auditors may, and the export is on record first.
+		noop := func(*credtrack.AuditEvent) error { return nil }
+		if err := db.ExportAuditEvents(coord, credtrack.AuditFilter{}, "csv", noop); credtrack.ErrorCode(err) != credtrack.EFORBIDDEN {
+			t.Fatalf("coordinator export: %v", err)
+		}
+		var got []*credtrack.AuditEvent
+		aud := storetest.As("aud-1", org.ID, credtrack.RoleAuditor)
+		if err := db.ExportAuditEvents(aud, credtrack.AuditFilter{Action: "provider.read"}, "jsonl", func(ev *credtrack.AuditEvent) error {
+			got = append(got, ev)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].Seq > got[1].Seq || got[0].TargetID != mine.ID {
+			t.Fatalf("export = %d events", len(got))
+		}
+		evs, _, err := db.FindAuditEvents(aud, credtrack.AuditFilter{Action: "export.created"})
+		if err != nil || len(evs) != 1 || evs[0].Details["format"] != "jsonl" || evs[0].ActorID != "aud-1" {
+			t.Fatalf("export not on record: %v, %v", evs, err)
+		}
+	})
+}
