@@ -43,6 +43,20 @@ type errHelp struct{}
 
 func (errHelp) Error() string { return "help" }
 
+// openCurrent opens the data for an operator command, refusing a schema
+// that is not exactly current (operators migrate explicitly).
+func (m *Main) openCurrent(ctx context.Context, cfg config.Config) (*app, error) {
+	a, err := m.openApp(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.migrateOrCheck(ctx, false); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
 // resolveOrg finds an organization by ID or exact name.
 func (a *app) resolveOrg(ctx context.Context, ref string) (*credtrack.Organization, error) {
 	if ref == "" {
@@ -75,14 +89,11 @@ func (m *Main) runOrg(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "credtrack org create: --name is required")
 		return errUsage
 	}
-	a, err := m.openApp(ctx, cfg)
+	a, err := m.openCurrent(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := a.migrateOrCheck(ctx, false); err != nil {
-		return err
-	}
 	o := &credtrack.Organization{Name: *name}
 	if err := a.db.CreateOrg(credtrack.NewContextWithActor(ctx, credtrack.SystemActor("cli", "")), o); err != nil {
 		return err
@@ -146,14 +157,11 @@ func (m *Main) runUser(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	a, err := m.openApp(ctx, cfg)
+	a, err := m.openCurrent(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := a.migrateOrCheck(ctx, false); err != nil {
-		return err
-	}
 	o, err := a.resolveOrg(ctx, *org)
 	if err != nil {
 		return err
@@ -234,14 +242,11 @@ func (m *Main) runToken(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "credtrack token create: --org, --role (owner, admin, coordinator, provider, auditor) and --name are required; --expires must not be negative")
 		return errUsage
 	}
-	a, err := m.openApp(ctx, cfg)
+	a, err := m.openCurrent(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := a.migrateOrCheck(ctx, false); err != nil {
-		return err
-	}
 	o, err := a.resolveOrg(ctx, *org)
 	if err != nil {
 		return err
@@ -271,14 +276,11 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 	if err := parseErr(cfg.Load(fs, rest, m.Getenv, storeFlags...)); err != nil {
 		return err
 	}
-	a, err := m.openApp(ctx, cfg)
+	a, err := m.openCurrent(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if err := a.migrateOrCheck(ctx, false); err != nil {
-		return err
-	}
 	var chains []string
 	if *org != "" {
 		o, err := a.resolveOrg(ctx, *org)

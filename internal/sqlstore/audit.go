@@ -151,6 +151,24 @@ func scanAudit(rows interface{ Scan(...any) error }) (*credtrack.AuditEvent, err
 	return &ev, nil
 }
 
+// queryAudit runs a query selecting auditColumns and scans every row.
+func (tx *Tx) queryAudit(q string, args ...any) ([]*credtrack.AuditEvent, error) {
+	rows, err := tx.query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*credtrack.AuditEvent
+	for rows.Next() {
+		ev, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
 // FindAuditEvents returns one page of the organization's events, newest
 // first, and the number that match. The caller needs audit.read.
 func (db *DB) FindAuditEvents(ctx context.Context, f credtrack.AuditFilter) ([]*credtrack.AuditEvent, int, error) {
@@ -169,20 +187,10 @@ func (db *DB) FindAuditEvents(ctx context.Context, f credtrack.AuditFilter) ([]*
 		if err := tx.queryRow("SELECT count(*) FROM audit_events WHERE "+cond, args...).Scan(&total); err != nil {
 			return err
 		}
-		rows, err := tx.query("SELECT "+auditColumns+" FROM audit_events WHERE "+cond+" ORDER BY seq DESC LIMIT ? OFFSET ?",
+		var err error
+		out, err = tx.queryAudit("SELECT "+auditColumns+" FROM audit_events WHERE "+cond+" ORDER BY seq DESC LIMIT ? OFFSET ?",
 			append(args, limit, max(f.Offset, 0))...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			ev, err := scanAudit(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, ev)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, 0, err
@@ -325,20 +333,10 @@ func (db *DB) ExportAuditEvents(ctx context.Context, f credtrack.AuditFilter, fo
 	for {
 		var page []*credtrack.AuditEvent
 		err := db.view(ctx, func(tx *Tx) error {
-			rows, err := tx.query("SELECT "+auditColumns+" FROM audit_events WHERE "+cond+" AND seq > ? ORDER BY seq LIMIT 1000",
+			var err error
+			page, err = tx.queryAudit("SELECT "+auditColumns+" FROM audit_events WHERE "+cond+" AND seq > ? ORDER BY seq LIMIT 1000",
 				append(append([]any{}, args...), after)...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				ev, err := scanAudit(rows)
-				if err != nil {
-					return err
-				}
-				page = append(page, ev)
-			}
-			return rows.Err()
+			return err
 		})
 		if err != nil {
 			return err
@@ -375,23 +373,13 @@ func (db *DB) FindRecordReads(ctx context.Context, providerID string) ([]*credtr
 		if !a.Can(credtrack.PermAuditRead) && !(a.Can(credtrack.PermOwnAuditRead) && a.Kind == credtrack.ActorUser && owner == a.ID) {
 			return credtrack.Errorf(credtrack.ENOTFOUND, "not found")
 		}
-		rows, err := tx.query(`SELECT `+auditColumns+` FROM audit_events
+		var err error
+		out, err = tx.queryAudit(`SELECT `+auditColumns+` FROM audit_events
 			WHERE org_id = ? AND action IN ('provider.read', 'credential.read', 'document.downloaded')
 			AND ((target_type = 'provider' AND target_id = ?)
 			  OR (target_type = 'credential' AND target_id IN (SELECT id FROM credentials WHERE org_id = ? AND provider_id = ?)))
 			ORDER BY seq DESC LIMIT 500`, org, providerID, org, providerID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			ev, err := scanAudit(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, ev)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, err
