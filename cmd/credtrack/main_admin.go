@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,7 +24,7 @@ func (m *Main) subcommand(group string, args []string, valid ...string) (string,
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			fmt.Fprintf(m.Stderr, "Usage: credtrack %s %s [flags]; run `credtrack %s %s -h` for its flags\n", group, strings.Join(valid, "|"), group, valid[0])
-			return "", nil, errors.Join(errFlagHelp)
+			return "", nil, flag.ErrHelp
 		}
 		fmt.Fprintf(m.Stderr, "credtrack %s: name an action: %s\n", group, strings.Join(valid, ", "))
 		return "", nil, errUsage
@@ -36,12 +37,6 @@ func (m *Main) subcommand(group string, args []string, valid ...string) (string,
 	fmt.Fprintf(m.Stderr, "credtrack %s: unknown action %q (use %s)\n", group, args[0], strings.Join(valid, ", "))
 	return "", nil, errUsage
 }
-
-var errFlagHelp = errHelp{}
-
-type errHelp struct{}
-
-func (errHelp) Error() string { return "help" }
 
 // openCurrent opens the data for an operator command, refusing a schema
 // that is not exactly current (operators migrate explicitly).
@@ -76,7 +71,7 @@ func (a *app) resolveOrg(ctx context.Context, ref string) (*credtrack.Organizati
 func (m *Main) runOrg(ctx context.Context, args []string) error {
 	action, rest, err := m.subcommand("org", args, "create")
 	if err != nil {
-		return helpOK(err)
+		return err
 	}
 	_ = action
 	cfg := config.Default()
@@ -102,18 +97,11 @@ func (m *Main) runOrg(ctx context.Context, args []string) error {
 	return nil
 }
 
-func helpOK(err error) error {
-	if errors.Is(err, errFlagHelp) {
-		return nil
-	}
-	return err
-}
-
 // runUser implements `credtrack user create`.
 func (m *Main) runUser(ctx context.Context, args []string) error {
 	_, rest, err := m.subcommand("user", args, "create")
 	if err != nil {
-		return helpOK(err)
+		return err
 	}
 	cfg := config.Default()
 	fs := m.newFlagSet("user create", "user create --email EMAIL --org ORG --role ROLE [--password-file F | --password-stdin | --link] [flags]")
@@ -226,7 +214,7 @@ func (m *Main) readPassword(file string, stdin bool) (string, error) {
 func (m *Main) runToken(ctx context.Context, args []string) error {
 	_, rest, err := m.subcommand("token", args, "create")
 	if err != nil {
-		return helpOK(err)
+		return err
 	}
 	cfg := config.Default()
 	fs := m.newFlagSet("token create", "token create --org ORG --role ROLE --name NAME [--expires 720h] [flags]")
@@ -268,7 +256,7 @@ func (m *Main) runToken(ctx context.Context, args []string) error {
 func (m *Main) runAudit(ctx context.Context, args []string) error {
 	_, rest, err := m.subcommand("audit", args, "verify")
 	if err != nil {
-		return helpOK(err)
+		return err
 	}
 	cfg := config.Default()
 	fs := m.newFlagSet("audit verify", "audit verify [--org ORG] [flags]")
