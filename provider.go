@@ -48,12 +48,19 @@ type Provider struct {
 	Specialty  string
 	Employer   string
 	State      string // primary practice state, two letters
-	NPI        string
-	SSN        string
+	NPI        string // opened only where the full value is needed
+	SSN        string // never opened by the list or detail reads
 	DOB        Date
-	Active     bool
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// NPILast4 and SSNLast4 are kept in clear beside the sealed values so
+	// that masked displays ("••••6789") need no decryption.
+	NPILast4 string
+	SSNLast4 string
+	// HasDOB reports that a date of birth is on file even when DOB itself
+	// was not opened.
+	HasDOB    bool
+	Active    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 
 	// Credentials is filled by FindProviderByID and, summarized, by
 	// FindProviders (without numbers).

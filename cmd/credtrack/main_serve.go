@@ -46,8 +46,9 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 	webH := web.New(web.Options{
 		Auth: authSvc, Providers: a.db, Orgs: a.db, Logger: a.log,
 		SecureCookies: !a.cfg.DevInsecureCookies, Audit: a.db,
+		AuditLog: a.db,
 	})
-	apiH := api.New(api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Audit: a.db, Logger: a.log})
+	apiH := api.New(api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Audit: a.db, Orgs: a.db, Logger: a.log})
 	healthz, readyz := server.Health(a.db.Ping)
 	top := http.NewServeMux()
 	var patterns []string

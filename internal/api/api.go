@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"credtrack"
 	"credtrack/internal/httperr"
@@ -33,7 +34,12 @@ type Options struct {
 	Providers   credtrack.ProviderService
 	Credentials credtrack.CredentialService
 	Audit       Auditor
-	Logger      *slog.Logger
+	// Orgs supplies each organization's expiring window for derived
+	// statuses; nil means 90 days.
+	Orgs   credtrack.OrgService
+	Logger *slog.Logger
+	// Now is the clock for derived statuses; nil means credtrack.Now.
+	Now func() time.Time
 }
 
 // Policy says who may call a route: Permission "" with Public false means
@@ -76,6 +82,13 @@ func (h *Handler) routes() {
 func (h *Handler) handle(pattern string, p Policy, fn http.HandlerFunc) {
 	h.policies[pattern] = p
 	h.mux.Handle(pattern, reqaudit.Ensure(h.opts.Audit, h.log, pattern, h.authenticate(p, fn)))
+}
+
+func (h *Handler) now() time.Time {
+	if h.opts.Now != nil {
+		return h.opts.Now()
+	}
+	return credtrack.Now()
 }
 
 // Routes returns every registered pattern.
@@ -142,8 +155,9 @@ func (h *Handler) authenticate(p Policy, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
-		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
+		// The scheme name is case-insensitive (RFC 9110 §11.1).
+		scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="credtrack"`)
 			h.error(w, r, credtrack.Errorf(credtrack.EUNAUTHORIZED, "send an API token as Authorization: Bearer TOKEN"))
 			return

@@ -47,12 +47,28 @@ type credentialJSON struct {
 	Details      map[string]string `json:"details"`
 }
 
-const defaultWindowDays = 90
+// statusClock says on which day and with which expiring window statuses
+// are derived, so that the API agrees with the pages and the store's
+// status filter: the organization's own window, or 90 days without one.
+type statusClock struct {
+	today  credtrack.Date
+	window int
+}
 
-func toCredentialJSON(c *credtrack.Credential, today credtrack.Date) credentialJSON {
+func (h *Handler) statusClock(r *http.Request) statusClock {
+	sc := statusClock{today: credtrack.DateOf(h.now()), window: 90}
+	if h.opts.Orgs != nil {
+		if o, err := h.opts.Orgs.FindOrgByID(r.Context(), credtrack.ActorFromContext(r.Context()).OrgID); err == nil {
+			sc.window = o.ExpiringWindowDays
+		}
+	}
+	return sc
+}
+
+func toCredentialJSON(c *credtrack.Credential, sc statusClock) credentialJSON {
 	out := credentialJSON{ID: c.ID, ProviderID: c.ProviderID, Type: string(c.Type), Issuer: c.Issuer,
 		Jurisdiction: c.Jurisdiction, Number: c.Number, NumberLast4: c.NumberLast4, IssuedOn: c.IssuedOn.String(),
-		ExpiresOn: c.ExpiresOn.String(), Status: string(c.Status(today, defaultWindowDays)), VerifiedBy: c.VerifiedBy, Details: c.Details}
+		ExpiresOn: c.ExpiresOn.String(), Status: string(c.Status(sc.today, sc.window)), VerifiedBy: c.VerifiedBy, Details: c.Details}
 	if !c.VerifiedAt.IsZero() {
 		t := c.VerifiedAt
 		out.VerifiedAt = &t
@@ -63,16 +79,16 @@ func toCredentialJSON(c *credtrack.Credential, today credtrack.Date) credentialJ
 	return out
 }
 
-func toProviderJSON(p *credtrack.Provider, today credtrack.Date) providerJSON {
+func toProviderJSON(p *credtrack.Provider, sc statusClock) providerJSON {
 	out := providerJSON{ID: p.ID, FirstName: p.FirstName, MiddleName: p.MiddleName, LastName: p.LastName, Suffix: p.Suffix,
 		Email: p.Email, Phone: p.Phone, Profession: string(p.Profession), Specialty: p.Specialty, Employer: p.Employer,
-		State: p.State, NPILast4: credtrack.Last4(p.NPI), Active: p.Active, Status: string(p.Status(today, defaultWindowDays)),
+		State: p.State, NPILast4: p.NPILast4, Active: p.Active, Status: string(p.Status(sc.today, sc.window)),
 		Missing: []string{}, Credentials: []credentialJSON{}, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 	for _, t := range p.MissingTypes() {
 		out.Missing = append(out.Missing, string(t))
 	}
 	for _, c := range p.Credentials {
-		out.Credentials = append(out.Credentials, toCredentialJSON(c, today))
+		out.Credentials = append(out.Credentials, toCredentialJSON(c, sc))
 	}
 	return out
 }
@@ -95,12 +111,16 @@ func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 		h.error(w, r, err)
 		return
 	}
-	today := credtrack.DateOf(time.Now())
+	sc := h.statusClock(r)
 	items := make([]providerJSON, 0, len(list))
 	for _, p := range list {
-		items = append(items, toProviderJSON(p, today))
+		items = append(items, toProviderJSON(p, sc))
 	}
-	h.writeJSON(w, map[string]any{"providers": items, "total": total, "limit": max(min(f.Limit, 500), 1), "offset": f.Offset})
+	limit := f.Limit // report the limit the store applied: 0 means its default
+	if limit <= 0 {
+		limit = 50
+	}
+	h.writeJSON(w, map[string]any{"providers": items, "total": total, "limit": min(limit, 500), "offset": f.Offset})
 }
 
 func intParam(s string, def int) (int, error) {
@@ -121,7 +141,7 @@ func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 		h.error(w, r, err)
 		return
 	}
-	h.writeJSON(w, toProviderJSON(p, credtrack.DateOf(time.Now())))
+	h.writeJSON(w, toProviderJSON(p, h.statusClock(r)))
 }
 
 // handleCredentialShow returns one credential with its number: an audited read.
@@ -131,7 +151,7 @@ func (h *Handler) handleCredentialShow(w http.ResponseWriter, r *http.Request) {
 		h.error(w, r, err)
 		return
 	}
-	h.writeJSON(w, toCredentialJSON(c, credtrack.DateOf(time.Now())))
+	h.writeJSON(w, toCredentialJSON(c, h.statusClock(r)))
 }
 
 // handleMe describes the calling token.

@@ -44,13 +44,10 @@ func TestAuditAppRoleCannotRewrite(t *testing.T) {
 func TestAuditTamperDetected(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, db *sqlstore.DB, _ *storetest.Clock) {
 		ctx, org := storetest.NewOrg(t, db, "Org A")
-		var ids []string
 		for i := 0; i < 5; i++ {
-			p := newProvider("")
-			if err := db.CreateProvider(ctx, p); err != nil {
+			if err := db.CreateProvider(ctx, newProvider("")); err != nil {
 				t.Fatal(err)
 			}
-			ids = append(ids, p.ID)
 		}
 		bg := context.Background()
 		if db.Backend() == sqlstore.Postgres {

@@ -67,6 +67,8 @@ type DB struct {
 	batch    *auditBatcher
 	// noBatch turns group commit off (see SetGroupCommit).
 	noBatch bool
+	// benchNoReadAudit: see bench.go; never set in production.
+	benchNoReadAudit bool
 }
 
 // Open opens (without migrating) the database that opts select. Errors are

@@ -23,7 +23,10 @@ func (db *DB) openPostgres(ctx context.Context, opts Options) error {
 	where := net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port))
 	s := stdlib.OpenDB(*cfg)
 	s.SetMaxOpenConns(20)
-	s.SetMaxIdleConns(10)
+	// As many idle connections as open ones: group commit releases requests in
+	// bursts, and a smaller idle pool would close and reopen connections (a
+	// new server process each) on every burst.
+	s.SetMaxIdleConns(20)
 	pctx, cancel := contextWithTimeout(ctx)
 	defer cancel()
 	if err := s.PingContext(pctx); err != nil {

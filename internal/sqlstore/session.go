@@ -24,9 +24,16 @@ func (db *DB) CreateSession(ctx context.Context, s *credtrack.Session, lifetime 
 			ts(s.ExpiresAt), ts(s.MFAAt), s.IP, s.UserAgent); err != nil {
 			return err
 		}
+		var role string
+		if s.OrgID != "" {
+			err := tx.queryRow("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?", s.OrgID, s.UserID).Scan(&role)
+			if err != nil && err != sql.ErrNoRows {
+				return err
+			}
+		}
 		a := credtrack.ActorFromContext(ctx)
 		return tx.appendEvent(&credtrack.AuditEvent{OrgID: s.OrgID, ActorKind: credtrack.ActorUser, ActorID: s.UserID,
-			Action: "auth.login.succeeded", TargetType: "session", TargetID: s.ID, Outcome: credtrack.OutcomeSuccess,
+			ActorRole: credtrack.Role(role), Action: "auth.login.succeeded", TargetType: "session", TargetID: s.ID, Outcome: credtrack.OutcomeSuccess,
 			IP: a.IP, UserAgent: a.UserAgent, RequestID: a.RequestID})
 	})
 	if err != nil {

@@ -83,6 +83,9 @@ type providerPage struct {
 	Credentials []credentialRow
 	Missing     []string
 	Timeline    timeline
+	// ReadsURL links to "who has read this record" when the actor may
+	// see it; "" otherwise.
+	ReadsURL string
 }
 
 // handleProviderIndex lists the organization's providers with search,
@@ -141,7 +144,7 @@ func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 	for _, pr := range ps {
 		row := providerRow{
 			ID: pr.ID, Name: pr.FullName(), Profession: string(pr.Profession), Specialty: pr.Specialty,
-			State: pr.State, NPI: mask(pr.NPI != "", credtrack.Last4(pr.NPI)), Status: string(pr.Status(today, window)),
+			State: pr.State, NPI: mask(pr.NPILast4 != "", pr.NPILast4), Status: string(pr.Status(today, window)),
 		}
 		if next := nextExpiry(pr.Credentials); !next.IsZero() {
 			d := next.DaysUntil(today)
@@ -217,10 +220,13 @@ func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 		Employer:   pr.Employer,
 		State:      pr.State,
 		Status:     string(pr.Status(today, window)),
-		NPI:        mask(pr.NPI != "", credtrack.Last4(pr.NPI)),
-		SSN:        mask(pr.SSN != "", credtrack.Last4(pr.SSN)),
-		DOBOnFile:  !pr.DOB.IsZero(),
+		NPI:        mask(pr.NPILast4 != "", pr.NPILast4),
+		SSN:        mask(pr.SSNLast4 != "", pr.SSNLast4),
+		DOBOnFile:  pr.HasDOB,
 		Timeline:   newTimeline(creds, today, window),
+	}
+	if h.auditLog != nil && mayReadRecordReads(a, pr.UserID) {
+		p.ReadsURL = "/providers/" + url.PathEscape(pr.ID) + "/reads"
 	}
 	for _, c := range creds {
 		row := credentialRow{

@@ -64,7 +64,7 @@ type NavLink struct {
 
 // pageNames are the templates in templates/pages; New checks that each
 // exists so a renamed file fails at boot, not on the first request.
-var pageNames = []string{"dashboard", "login", "set_password", "providers", "provider", "error"}
+var pageNames = []string{"dashboard", "login", "set_password", "providers", "provider", "error", "audit", "record_reads"}
 
 // renderer holds one parsed template set per page: the layout and
 // partials plus that page's own file, so each page can define "content"
@@ -129,6 +129,9 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, current
 		p.Nav = append(p.Nav, NavLink{Href: "/", Label: "Dashboard", Current: current == "dashboard"})
 		if a.Can(credtrack.PermProviderRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/providers", Label: "Providers", Current: current == "providers"})
+		}
+		if h.auditLog != nil && a.Can(credtrack.PermAuditRead) {
+			p.Nav = append(p.Nav, NavLink{Href: "/audit", Label: "Audit log", Current: current == "audit"})
 		}
 	}
 	return p

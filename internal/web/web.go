@@ -1,6 +1,6 @@
 // Package web serves credtrack's server-rendered HTML pages: signing in and
-// out, setting a password from an emailed link, the dashboard and the
-// provider pages.
+// out, setting a password from an emailed link, the dashboard, the
+// provider pages and the audit log viewer with its exports.
 //
 // It uses only html/template and embedded static files. Every route is
 // listed once, in Handler.routes, together with the permission it needs, so
@@ -59,6 +59,10 @@ type Options struct {
 	// event of its own, a generic request event (see reqaudit). The server
 	// always sets it; nil only in handler unit tests.
 	Audit reqaudit.Recorder
+	// AuditLog reads the audit log for the viewer, its exports and the
+	// "who has read this record" page. When nil, those pages answer 503
+	// and the navigation leaves them out.
+	AuditLog AuditLog
 }
 
 // Policy is what a route requires of the actor. A zero Policy means the
@@ -102,6 +106,7 @@ type Handler struct {
 	secureCookies bool
 	today         func() credtrack.Date
 	audit         reqaudit.Recorder
+	auditLog      AuditLog
 
 	assets   assets
 	pages    *renderer
@@ -126,6 +131,7 @@ func New(opts Options) *Handler {
 		secureCookies: opts.SecureCookies,
 		today:         opts.Today,
 		audit:         opts.Audit,
+		auditLog:      opts.AuditLog,
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
@@ -185,6 +191,19 @@ func (h *Handler) routeTable() []route {
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
 		{pattern: "GET /providers/{id}", handler: h.handleProviderShow,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead, Own: credtrack.PermOwnRecordRead}},
+		// The store answers ENOTFOUND unless the record is the actor's
+		// own or the actor holds audit.read.
+		{pattern: "GET /providers/{id}/reads", handler: h.handleRecordReads,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermAuditRead, Own: credtrack.PermOwnAuditRead}},
+
+		{pattern: "GET /audit", handler: h.handleAuditIndex,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermAuditRead}},
+		// Exports also need export.create, which the store checks (every
+		// role with audit.read holds it today).
+		{pattern: "GET /audit/export.csv", handler: h.handleAuditExportCSV,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermAuditRead}},
+		{pattern: "GET /audit/export.jsonl", handler: h.handleAuditExportJSONL,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermAuditRead}},
 
 		{pattern: "GET /static/{hash}/{name}", policy: public, handler: h.handleStatic, static: true},
 	}

@@ -65,6 +65,7 @@ func newFakeAuth() *fakeAuth {
 	a.addUser("coord@example.com", "u-coord", "org-a", credtrack.RoleCoordinator)
 	a.addUser("nurse@example.com", "u-nurse", "org-a", credtrack.RoleProvider)
 	a.addUser("orphan@example.com", "u-orphan", "org-a", credtrack.RoleProvider)
+	a.addUser("auditor@example.com", "u-aud", "org-a", credtrack.RoleAuditor)
 	return a
 }
 
@@ -220,7 +221,7 @@ func fixtureProviders() []*credtrack.Provider {
 	}
 	return []*credtrack.Provider{
 		{ID: "p-ana", OrgID: "org-a", FirstName: "Ana", LastName: "Alvarez", Profession: credtrack.ProfRN, Active: true,
-			NPI: "1234567893", SSN: "123456789", DOB: day(-12000), Specialty: "ICU", State: "OH",
+			NPI: "1234567893", SSN: "123456789", DOB: day(-12000), NPILast4: "7893", SSNLast4: "6789", HasDOB: true, Specialty: "ICU", State: "OH",
 			Credentials: []*credtrack.Credential{lic(20, true), cert(400)}},
 		{ID: "p-ben", OrgID: "org-a", FirstName: "Ben", LastName: "Brooks", Profession: credtrack.ProfMD, Active: true,
 			Credentials: []*credtrack.Credential{lic(-5, true)}},
@@ -243,6 +244,7 @@ type env struct {
 	h    *Handler
 	auth *fakeAuth
 	prov *fakeProviders
+	alog *fakeAuditLog // the audit log behind the viewer
 	logs *bytes.Buffer
 	sid  string // session cookie name
 }
@@ -250,9 +252,11 @@ type env struct {
 func newEnv(t *testing.T, secure bool) *env {
 	t.Helper()
 	e := &env{auth: newFakeAuth(), prov: &fakeProviders{providers: fixtureProviders()}, logs: &bytes.Buffer{}}
+	e.alog = newFakeAuditLog(e.prov.providers)
 	e.h = New(Options{
 		Auth:          e.auth,
 		Providers:     e.prov,
+		AuditLog:      e.alog,
 		Logger:        slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, nil)),
 		SecureCookies: secure,
 		Today:         func() credtrack.Date { return testToday },
