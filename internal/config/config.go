@@ -136,10 +136,9 @@ func (c *Config) Load(fs *flag.FlagSet, args []string, getenv func(string) strin
 			_ = set(f.ptr, strings.TrimSpace(string(b)))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return c.Validate()
+	// Environment and file problems are reported together with the
+	// validation problems, so one start shows everything to fix.
+	return errors.Join(append(errs, c.Validate())...)
 }
 
 func (c *Config) pick(names []string) []Field {
