@@ -31,8 +31,12 @@ type auditBatcher struct {
 }
 
 type auditReq struct {
-	ev   *credtrack.AuditEvent
-	done chan error
+	ev *credtrack.AuditEvent
+	// read, when set, runs inside the batch's transaction first and returns
+	// the event to append (nil for none) and the caller's result.
+	read    func(tx *Tx) (*credtrack.AuditEvent, error)
+	readErr error
+	done    chan error
 }
 
 func newAuditBatcher(db *DB) *auditBatcher {
@@ -44,7 +48,20 @@ func newAuditBatcher(db *DB) *auditBatcher {
 
 // append submits ev and waits until it is committed or has failed.
 func (b *auditBatcher) append(ctx context.Context, ev *credtrack.AuditEvent) error {
-	req := auditReq{ev: ev, done: make(chan error, 1)}
+	return b.submit(ctx, auditReq{ev: ev, done: make(chan error, 1)})
+}
+
+// readAndAppend runs read inside the next batch's transaction, on the
+// writer connection, appends the event it returns, and returns read's
+// result once the batch has committed (or the commit's error). On SQLite
+// this keeps audited reads on the one connection whose page cache every
+// commit leaves warm: on a reader connection each commit would discard the
+// cache and the next read would decrypt its pages again.
+func (b *auditBatcher) readAndAppend(ctx context.Context, read func(tx *Tx) (*credtrack.AuditEvent, error)) error {
+	return b.submit(ctx, auditReq{read: read, done: make(chan error, 1)})
+}
+
+func (b *auditBatcher) submit(ctx context.Context, req auditReq) error {
 	select {
 	case b.reqs <- req:
 	case <-b.quit:
@@ -86,17 +103,43 @@ func (b *auditBatcher) loop() {
 // retried on its own so that one bad event cannot fail its neighbours.
 func (b *auditBatcher) commit(batch []auditReq) {
 	ctx := context.Background()
-	err := b.db.update(ctx, func(tx *Tx) error { return tx.appendBatch(batch) })
+	err := b.db.update(ctx, func(tx *Tx) error {
+		for i := range batch {
+			if batch[i].read != nil {
+				batch[i].ev, batch[i].readErr = batch[i].read(tx)
+			}
+		}
+		return tx.appendBatch(batch)
+	})
 	if err == nil || len(batch) == 1 {
 		for _, r := range batch {
-			r.done <- err
+			r.done <- r.result(err)
 		}
 		return
 	}
 	for _, r := range batch {
-		r.ev.ID, r.ev.Seq = "", 0 // fresh identity for the retry
-		r.done <- b.db.update(ctx, func(tx *Tx) error { return tx.appendEvent(r.ev) })
+		err := b.db.update(ctx, func(tx *Tx) error {
+			if r.read != nil {
+				r.ev, r.readErr = r.read(tx)
+			} else if r.ev != nil {
+				r.ev.ID, r.ev.Seq = "", 0 // fresh identity for the retry
+			}
+			if r.ev == nil {
+				return nil
+			}
+			return tx.appendEvent(r.ev)
+		})
+		r.done <- r.result(err)
 	}
+}
+
+// result is what the caller of a request learns: the commit's error if
+// its event did not commit, otherwise the read's own result.
+func (r *auditReq) result(commitErr error) error {
+	if commitErr != nil && r.ev != nil {
+		return commitErr
+	}
+	return r.readErr
 }
 
 // insertChunk bounds the rows of one multi-row INSERT (17 parameters
@@ -114,6 +157,9 @@ const insertChunk = 64
 func (tx *Tx) appendBatch(batch []auditReq) error {
 	byOrg := map[string][]*credtrack.AuditEvent{}
 	for _, r := range batch {
+		if r.ev == nil { // a read that found nothing to record
+			continue
+		}
 		byOrg[r.ev.OrgID] = append(byOrg[r.ev.OrgID], r.ev)
 	}
 	orgs := make([]string, 0, len(byOrg))

@@ -83,28 +83,26 @@ func (db *DB) FindCredentialByID(ctx context.Context, id string) (*credtrack.Cre
 	}
 	a := credtrack.ActorFromContext(ctx)
 	var c *credtrack.Credential
-	var owner string
-	err = db.view(ctx, func(tx *Tx) error {
-		var number []byte
-		c, number, err = scanCredential(tx.queryRow("SELECT "+credentialColumns+" FROM credentials WHERE id = ? AND org_id = ?", id, org))
+	err = db.auditedRead(ctx, "credential.read", func(tx *Tx) (*credtrack.AuditEvent, error) {
+		found, number, err := scanCredential(tx.queryRow("SELECT "+credentialColumns+" FROM credentials WHERE id = ? AND org_id = ?", id, org))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := tx.queryRow("SELECT COALESCE(user_id, '') FROM providers WHERE id = ? AND org_id = ?", c.ProviderID, org).Scan(&owner); err != nil {
-			return err
+		var owner string
+		if err := tx.queryRow("SELECT COALESCE(user_id, '') FROM providers WHERE id = ? AND org_id = ?", found.ProviderID, org).Scan(&owner); err != nil {
+			return nil, err
 		}
-		c.Number, err = db.open(org, "credentials", "number", c.ID, number)
-		return err
+		if !a.Can(credtrack.PermCredentialRead) && !(a.Can(credtrack.PermOwnRecordRead) && a.Kind == credtrack.ActorUser && owner == a.ID) {
+			return actorEvent(ctx, "authz.denied", "credential", id, credtrack.OutcomeDenied, nil),
+				credtrack.Errorf(credtrack.ENOTFOUND, "not found")
+		}
+		if found.Number, err = db.open(org, "credentials", "number", found.ID, number); err != nil {
+			return nil, err
+		}
+		c = found
+		return actorEvent(ctx, "credential.read", "credential", id, credtrack.OutcomeSuccess, map[string]string{"type": string(found.Type)}), nil
 	})
 	if err != nil {
-		return nil, err
-	}
-	if !a.Can(credtrack.PermCredentialRead) && !(a.Can(credtrack.PermOwnRecordRead) && a.Kind == credtrack.ActorUser && owner == a.ID) {
-		_ = db.RecordEvent(ctx, &credtrack.AuditEvent{Action: "authz.denied", TargetType: "credential", TargetID: id,
-			Outcome: credtrack.OutcomeDenied})
-		return nil, credtrack.Errorf(credtrack.ENOTFOUND, "not found")
-	}
-	if err := db.auditRead(ctx, "credential.read", "credential", id, map[string]string{"type": string(c.Type)}); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -118,31 +118,27 @@ func (db *DB) FindProviderByID(ctx context.Context, id string) (*credtrack.Provi
 	}
 	a := credtrack.ActorFromContext(ctx)
 	var p *credtrack.Provider
-	err = db.view(ctx, func(tx *Tx) error {
+	err = db.auditedRead(ctx, "provider.read", func(tx *Tx) (*credtrack.AuditEvent, error) {
 		r, err := scanProvider(tx.queryRow("SELECT "+providerColumns+" FROM providers WHERE id = ? AND org_id = ?", id, org))
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if !canReadProvider(a, &r.p) {
+			return actorEvent(ctx, "authz.denied", "provider", id, credtrack.OutcomeDenied, nil),
+				credtrack.Errorf(credtrack.ENOTFOUND, "not found")
 		}
 		if r.p.NPI, err = db.open(org, "providers", "npi", r.p.ID, r.npi); err != nil {
-			return err
+			return nil, err
 		}
-		p = &r.p
-		creds, err := tx.credentialsOf(org, []string{p.ID})
+		creds, err := tx.credentialsOf(org, []string{r.p.ID})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		p.Credentials = creds[p.ID]
-		return nil
+		r.p.Credentials = creds[r.p.ID]
+		p = &r.p
+		return actorEvent(ctx, "provider.read", "provider", id, credtrack.OutcomeSuccess, nil), nil
 	})
 	if err != nil {
-		return nil, err
-	}
-	if !canReadProvider(a, p) {
-		_ = db.RecordEvent(ctx, &credtrack.AuditEvent{Action: "authz.denied", TargetType: "provider", TargetID: id,
-			Outcome: credtrack.OutcomeDenied})
-		return nil, credtrack.Errorf(credtrack.ENOTFOUND, "not found")
-	}
-	if err := db.auditRead(ctx, "provider.read", "provider", id, nil); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -155,17 +151,63 @@ func (db *DB) auditRead(ctx context.Context, action, targetType, targetID string
 	if db.benchNoReadAudit {
 		return nil
 	}
-	a := credtrack.ActorFromContext(ctx)
-	err := db.appendStandalone(ctx, &credtrack.AuditEvent{
-		OrgID: a.OrgID, ActorKind: a.Kind, ActorID: a.ID, ActorRole: a.Role,
-		Action: action, TargetType: targetType, TargetID: targetID, Outcome: credtrack.OutcomeSuccess,
-		IP: a.IP, UserAgent: a.UserAgent, RequestID: a.RequestID, Details: details,
-	})
-	if err != nil {
-		db.log.Error("audit write failed; refusing the read", "action", action, "err", err)
-		return credtrack.Errorf(credtrack.EUNAVAILABLE, "the audit log is unavailable, so the record cannot be shown; try again shortly")
+	if err := db.appendStandalone(ctx, actorEvent(ctx, action, targetType, targetID, credtrack.OutcomeSuccess, details)); err != nil {
+		return db.auditUnavailable(action, err)
 	}
 	return nil
+}
+
+func (db *DB) auditUnavailable(action string, err error) error {
+	db.log.Error("audit write failed; refusing the read", "action", action, "err", err)
+	return credtrack.Errorf(credtrack.EUNAVAILABLE, "the audit log is unavailable, so the record cannot be shown; try again shortly")
+}
+
+// actorEvent is an event by the actor in ctx.
+func actorEvent(ctx context.Context, action, targetType, targetID string, outcome credtrack.Outcome, details map[string]string) *credtrack.AuditEvent {
+	a := credtrack.ActorFromContext(ctx)
+	return &credtrack.AuditEvent{
+		OrgID: a.OrgID, ActorKind: a.Kind, ActorID: a.ID, ActorRole: a.Role,
+		Action: action, TargetType: targetType, TargetID: targetID, Outcome: outcome,
+		IP: a.IP, UserAgent: a.UserAgent, RequestID: a.RequestID, Details: details,
+	}
+}
+
+// auditedRead runs read, which reads in tx and returns the audit event the
+// read calls for (nil when there is nothing to record, such as a record
+// that does not exist) and its own result, and returns that result only
+// after the event has committed; if the event cannot be written the read
+// fails with EUNAVAILABLE. On SQLite the read runs inside the group
+// commit's transaction on the writer connection (see readAndAppend); on
+// PostgreSQL it runs in a read-only transaction and the event is group
+// committed after it.
+func (db *DB) auditedRead(ctx context.Context, action string, read func(tx *Tx) (*credtrack.AuditEvent, error)) error {
+	if db.benchNoReadAudit {
+		return db.view(ctx, func(tx *Tx) error { _, err := read(tx); return err })
+	}
+	var ev *credtrack.AuditEvent
+	var readErr error
+	capture := func(tx *Tx) (*credtrack.AuditEvent, error) {
+		ev, readErr = read(tx)
+		return ev, nil
+	}
+	if db.backend == SQLite && !db.noBatch {
+		if err := db.batch.readAndAppend(ctx, capture); err != nil {
+			return db.auditUnavailable(action, err)
+		}
+	} else {
+		if err := db.view(ctx, func(tx *Tx) error { _, err := capture(tx); return err }); err != nil {
+			return err
+		}
+		if ev != nil {
+			if err := db.appendStandalone(ctx, ev); err != nil {
+				return db.auditUnavailable(action, err)
+			}
+		}
+	}
+	if ev != nil {
+		credtrack.MarkAudited(ctx)
+	}
+	return db.mapError(readErr)
 }
 
 // FindProviders returns one page of the organization's providers with
