@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"credtrack"
+	"credtrack/internal/mail"
 	"credtrack/internal/password"
 )
 
@@ -35,6 +36,11 @@ type Service struct {
 	Idle     time.Duration // idle timeout (default 30 min)
 	Lifetime time.Duration // absolute lifetime (default 12 h)
 	Log      *slog.Logger
+	// Mail sends account emails (reset links, lockout and change
+	// notices); nil sends none.
+	Mail mail.Sender
+	// BaseURL is the public URL that emailed links start with.
+	BaseURL string
 }
 
 // errLogin is the one answer for an unknown address, a wrong password and
