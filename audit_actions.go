@@ -33,4 +33,7 @@ var AuditActions = []AuditAction{
 	{"credential.read", "reads", "A credential with its full number was shown."},
 	{"audit.read", "reads", "Someone looked at the audit log (the viewer, or a provider's \"who read my record\" page)."},
 	{"export.created", "reads", "An export was made (the audit log as CSV or JSON Lines); what and the filter's shape are in details."},
+	{"auth.account.locked", "authentication", "Repeated failed sign-ins (5 in 15 minutes) locked an account for 15 minutes; the lock's end is in details and the user was emailed."},
+	{"auth.account.unlocked", "administration", "An administrator ended an account's sign-in lock and cleared its failure counter."},
+	{"auth.throttled", "authentication", "Sign-in attempts from one network address exceeded the per-address limit and were refused with 429."},
 }

@@ -13,6 +13,7 @@ import (
 
 	"credtrack/internal/config"
 	"credtrack/internal/keyring"
+	"credtrack/internal/mail"
 	"credtrack/internal/password"
 	"credtrack/internal/seal"
 	"credtrack/internal/sqlstore"
@@ -26,6 +27,17 @@ type app struct {
 	master *keyring.Master
 	db     *sqlstore.DB
 	hasher *password.Hasher
+	// mail sends account emails; nil until newMailer or the demo sets it.
+	mail mail.Sender
+}
+
+// newMailer returns the SMTP sender when smtp-host is set, else fallback.
+func newMailer(cfg config.Config, fallback mail.Sender) (mail.Sender, error) {
+	if cfg.SMTPHost == "" {
+		return fallback, nil
+	}
+	return mail.NewSMTP(mail.SMTPConfig{Host: cfg.SMTPHost, Port: int(cfg.SMTPPort), Username: cfg.SMTPUsername,
+		Password: cfg.SMTPPassword, From: cfg.SMTPFrom, TLS: cfg.SMTPTLS})
 }
 
 func (a *app) Close() error {

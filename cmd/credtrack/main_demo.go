@@ -8,6 +8,7 @@ import (
 	"credtrack"
 	"credtrack/internal/config"
 	"credtrack/internal/demo"
+	"credtrack/internal/mail"
 )
 
 // runDemo implements `credtrack demo`: the server on the embedded default
@@ -30,6 +31,11 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	}
 	defer a.Close()
 	if err := a.migrateOrCheck(ctx, true); err != nil {
+		return err
+	}
+	// Without SMTP the demo prints account emails (reset links) to the
+	// terminal, so the reset flow can be tried without a mail server.
+	if a.mail, err = newMailer(cfg, mail.DemoSender{Out: m.Stdout}); err != nil {
 		return err
 	}
 	res, err := demo.Seed(ctx, a.db, credtrack.DateOf(time.Now()), a.hasher.Hash)

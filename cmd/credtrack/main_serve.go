@@ -16,6 +16,7 @@ import (
 	"credtrack/internal/auth"
 	"credtrack/internal/config"
 	"credtrack/internal/jobs"
+	"credtrack/internal/mail"
 	"credtrack/internal/server"
 	"credtrack/internal/web"
 )
@@ -89,7 +90,17 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 	if a.cfg.DevInsecureCookies {
 		a.log.Warn("cookies are sent without Secure and without the __Host- prefix: plain-http development mode only")
 	}
-	authSvc := &auth.Service{Store: a.db, Hasher: a.hasher, Idle: a.cfg.SessionIdle, Lifetime: a.cfg.SessionLifetime, Log: a.log}
+	if a.mail == nil {
+		// Without SMTP, serve sends nothing and says so in the log (never
+		// the body: it may hold a reset link).
+		ms, err := newMailer(a.cfg, mail.LogSender{Log: a.log})
+		if err != nil {
+			return err
+		}
+		a.mail = ms
+	}
+	authSvc := &auth.Service{Store: a.db, Hasher: a.hasher, Idle: a.cfg.SessionIdle, Lifetime: a.cfg.SessionLifetime, Log: a.log,
+		Mail: a.mail, BaseURL: a.cfg.PublicURL()}
 	reg := prometheus.NewRegistry()
 	metrics := server.NewMetrics(reg)
 	h, _ := a.handler(authSvc, reg, metrics)

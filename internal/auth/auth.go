@@ -26,6 +26,11 @@ type Store interface {
 	SetPasswordWithToken(ctx context.Context, secret, purpose, hash string) error
 	UpdatePasswordHash(ctx context.Context, userID, hash string) error
 	RecordEvent(ctx context.Context, ev *credtrack.AuditEvent) error
+	// The per-account lockout (see sqlstore/lockout.go). The TOTP step
+	// will count its failures through RecordLoginFailure too.
+	LockState(ctx context.Context, userID string) (until time.Time, err error)
+	RecordLoginFailure(ctx context.Context, userID string) (locked bool, until time.Time, err error)
+	ClearLoginFailures(ctx context.Context, userID string) error
 }
 
 // Service implements sign-in for the web UI.
@@ -58,6 +63,13 @@ func (s *Service) now() time.Time {
 // first organization. Failures are audited ("auth.login.failed") and all
 // look the same to the caller; an unknown address still costs one hash so
 // that timing does not tell it apart.
+//
+// A wrong password counts towards the account's lockout (5 failures in 15
+// minutes lock it for 15 minutes, SECURITY.md §1.1). A locked account is
+// refused even with the right password, with the same error, after the
+// same hash, so a lock reveals neither that the account exists nor that
+// the guess was right. The failure that locks the account emails its
+// owner; a successful sign-in clears the counter.
 func (s *Service) Login(ctx context.Context, email, pw string) (string, error) {
 	u, err := s.Store.FindUserByEmail(ctx, email)
 	if err != nil {
@@ -68,13 +80,34 @@ func (s *Service) Login(ctx context.Context, email, pw string) (string, error) {
 		s.failed(ctx, "", "unknown_account")
 		return "", errLogin
 	}
+	lockedUntil, err := s.Store.LockState(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	if !lockedUntil.IsZero() {
+		// Burn the hash a real check costs; its result does not matter.
+		s.Hasher.Verify(u.PasswordHash, pw)
+		s.failed(ctx, u.ID, "locked")
+		return "", errLogin
+	}
 	if !s.Hasher.Verify(u.PasswordHash, pw) {
 		s.failed(ctx, u.ID, "wrong_password")
+		locked, until, err := s.Store.RecordLoginFailure(ctx, u.ID)
+		if err != nil {
+			// The sign-in fails either way; a counter that could not be
+			// written must not turn into a different answer.
+			s.Log.Error("failed login not counted towards lockout", "err", err)
+		} else if locked {
+			s.notifyLocked(ctx, u, until)
+		}
 		return "", errLogin
 	}
 	if !u.DisabledAt.IsZero() {
 		s.failed(ctx, u.ID, "disabled")
 		return "", errLogin
+	}
+	if err := s.Store.ClearLoginFailures(ctx, u.ID); err != nil {
+		return "", err
 	}
 	if s.Hasher.NeedsRehash(u.PasswordHash) {
 		if h, err := s.Hasher.Hash(pw); err == nil {
@@ -93,6 +126,34 @@ func (s *Service) Login(ctx context.Context, email, pw string) (string, error) {
 		sess.OrgID = ms[0].OrgID
 	}
 	return s.Store.CreateSession(ctx, sess, s.lifetime())
+}
+
+// notifyLocked emails the owner of an account that has just been locked,
+// so a lock caused by someone else's guessing does not go unnoticed. It
+// sends in the background: waiting for the mail server would make the
+// locking attempt slower than other failures, and that difference would
+// tell an attacker the address has an account. Send errors are logged;
+// the lock itself is already in place and audited.
+func (s *Service) notifyLocked(ctx context.Context, u *credtrack.User, until time.Time) {
+	if s.Mail == nil {
+		return
+	}
+	m, err := mail.Render(mail.TemplateAccountLocked, mail.AccountLockedData{Name: u.Name, Until: until,
+		IP: credtrack.ActorFromContext(ctx).IP})
+	if err != nil {
+		s.Log.Error("account-locked email not rendered", "err", err)
+		return
+	}
+	m.To = u.Email
+	// The request ends before the mail is sent: keep its values, drop
+	// its cancellation.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	go func() {
+		defer cancel()
+		if err := s.Mail.Send(ctx, m); err != nil {
+			s.Log.Error("account-locked email not sent", "user_id", u.ID, "err", err)
+		}
+	}()
 }
 
 func (s *Service) failed(ctx context.Context, userID, reason string) {

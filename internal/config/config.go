@@ -51,6 +51,20 @@ type Config struct {
 	// DevInsecureCookies drops the Secure attribute and the __Host- prefix
 	// from cookies so that plain-http localhost works; demo sets it.
 	DevInsecureCookies bool
+	// SMTPHost is the SMTP server for account emails (password reset,
+	// change notices). Empty means no mail is sent: serve logs that a
+	// message was dropped, demo prints it to the terminal.
+	SMTPHost string
+	// SMTPPort is the SMTP server's port; 0 picks 587 (25 with TLS none).
+	SMTPPort int64
+	// SMTPUsername and SMTPPassword authenticate to the SMTP server when
+	// set. SMTPPassword is a secret.
+	SMTPUsername string
+	SMTPPassword string
+	// SMTPFrom is the sender address, e.g. "credtrack <no-reply@example.com>".
+	SMTPFrom string
+	// SMTPTLS is mandatory (default), opportunistic or none.
+	SMTPTLS string
 }
 
 // Default returns the configuration used when nothing is set: data in
@@ -65,6 +79,7 @@ func Default() Config {
 		MaxBodyBytes:    1 << 20,
 		SessionIdle:     30 * time.Minute,
 		SessionLifetime: 12 * time.Hour,
+		SMTPTLS:         "mandatory",
 	}
 }
 
@@ -98,6 +113,12 @@ func (c *Config) Fields() []Field {
 		{"session-idle", "session idle timeout", false, &c.SessionIdle},
 		{"session-lifetime", "session absolute lifetime", false, &c.SessionLifetime},
 		{"dev-insecure-cookies", "allow plain-http cookies (localhost development only)", false, &c.DevInsecureCookies},
+		{"smtp-host", "SMTP server for account emails; empty sends none", false, &c.SMTPHost},
+		{"smtp-port", "SMTP port (0: 587, or 25 with smtp-tls none)", false, &c.SMTPPort},
+		{"smtp-username", "SMTP user name (empty: no authentication)", false, &c.SMTPUsername},
+		{"smtp-password", "SMTP password", true, &c.SMTPPassword},
+		{"smtp-from", "sender address of account emails", false, &c.SMTPFrom},
+		{"smtp-tls", "SMTP encryption: mandatory, opportunistic or none", false, &c.SMTPTLS},
 	}
 }
 
@@ -241,6 +262,17 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionIdle <= 0 || c.SessionLifetime <= 0 || c.SessionIdle > c.SessionLifetime {
 		bad("session-idle and session-lifetime: must be positive, idle no longer than lifetime")
+	}
+	switch c.SMTPTLS {
+	case "mandatory", "opportunistic", "none":
+	default:
+		bad("smtp-tls: %q is not mandatory, opportunistic or none", c.SMTPTLS)
+	}
+	if c.SMTPPort < 0 || c.SMTPPort > 65535 {
+		bad("smtp-port: %d is not a port number", c.SMTPPort)
+	}
+	if c.SMTPHost != "" && c.SMTPFrom == "" {
+		bad("smtp-from: must be set when smtp-host is")
 	}
 	return errors.Join(errs...)
 }

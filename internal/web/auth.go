@@ -32,8 +32,13 @@ func (h *Handler) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "login", loginPage{Page: h.newPage(w, r, "Sign in", "")})
 }
 
-// handleLogin checks the credentials and starts a session.
+// handleLogin checks the credentials and starts a session. Attempts are
+// throttled per client address first, so a refused attempt costs no
+// password hash and does not count against the account's lockout.
 func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if !h.throttleLogin(w, r) {
+		return
+	}
 	if err := parseForm(r); err != nil {
 		h.renderError(w, r, err)
 		return

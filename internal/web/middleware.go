@@ -5,8 +5,14 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
 
 	"credtrack"
+
+	"golang.org/x/time/rate"
 )
 
 // maxFormBytes caps the body of every form post. The largest form (set
@@ -201,4 +207,154 @@ func (h *Handler) takeFlash(w http.ResponseWriter, r *http.Request) []Flash {
 		return []Flash{f}
 	}
 	return nil
+}
+
+// Defaults of the per-address sign-in throttle (SECURITY.md §1.1).
+const (
+	defaultLoginRate  = rate.Limit(10.0 / 60) // 10 a minute…
+	defaultLoginBurst = 10                    // …all of which may come at once
+	// limiterIdle is how long an address's bucket is kept after its last
+	// request. Ten minutes is far longer than a bucket takes to refill,
+	// so forgetting it loses nothing.
+	limiterIdle = 10 * time.Minute
+	// limiterMaxEntries bounds the map, so a spray of addresses cannot
+	// grow it without limit between sweeps.
+	limiterMaxEntries = 1 << 16
+)
+
+// ipLimiter is an in-memory token bucket per client address. It only slows
+// down guessing from one network; the per-account lockout, kept in the
+// database, is what holds across restarts and nodes.
+type ipLimiter struct {
+	limit rate.Limit
+	burst int
+	now   func() time.Time // the clock; tests may replace it
+
+	mu        sync.Mutex
+	entries   map[string]*ipBucket
+	lastSweep time.Time
+}
+
+type ipBucket struct {
+	lim      *rate.Limiter
+	lastSeen time.Time
+}
+
+// newIPLimiter returns a limiter allowing limit events a second with the
+// given burst per address; zero values select the defaults.
+func newIPLimiter(limit rate.Limit, burst int) *ipLimiter {
+	if limit <= 0 {
+		limit = defaultLoginRate
+	}
+	if burst <= 0 {
+		burst = defaultLoginBurst
+	}
+	return &ipLimiter{limit: limit, burst: burst, now: time.Now, entries: map[string]*ipBucket{}}
+}
+
+// allow takes one token from key's bucket. When none is left it reports
+// false and how long until one is; the refused request takes no token, so
+// a client that keeps hammering is not pushed further back than the limit.
+func (l *ipLimiter) allow(key string) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sweep(now)
+	b := l.entries[key]
+	if b == nil {
+		if len(l.entries) >= limiterMaxEntries {
+			l.evictOldest()
+		}
+		b = &ipBucket{lim: rate.NewLimiter(l.limit, l.burst)}
+		l.entries[key] = b
+	}
+	b.lastSeen = now
+	res := b.lim.ReserveN(now, 1)
+	if !res.OK() {
+		return false, time.Minute
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// sweep drops buckets idle for longer than limiterIdle. It runs on access,
+// at most once a minute, so there is no goroutine to stop.
+func (l *ipLimiter) sweep(now time.Time) {
+	if now.Sub(l.lastSweep) < time.Minute {
+		return
+	}
+	l.lastSweep = now
+	for k, b := range l.entries {
+		if now.Sub(b.lastSeen) > limiterIdle {
+			delete(l.entries, k)
+		}
+	}
+}
+
+// evictOldest makes room in a full map by dropping the least recently
+// seen bucket. It is O(n) but runs only while someone sprays more than
+// limiterMaxEntries addresses within ten minutes.
+func (l *ipLimiter) evictOldest() {
+	var oldest string
+	var at time.Time
+	for k, b := range l.entries {
+		if oldest == "" || b.lastSeen.Before(at) {
+			oldest, at = k, b.lastSeen
+		}
+	}
+	delete(l.entries, oldest)
+}
+
+// limiterKey is the bucket key of a client address. An IPv6 client
+// usually holds a whole /64 and can pick any address in it, so IPv6
+// addresses share one bucket per /64; IPv4 addresses are their own key.
+func limiterKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
+// throttleLogin applies the per-address limit to a sign-in attempt. When
+// the address is over it, it answers 429 with Retry-After, audits
+// "auth.throttled" and reports false; the caller must then stop.
+func (h *Handler) throttleLogin(w http.ResponseWriter, r *http.Request) bool {
+	ip := clientIP(r)
+	ok, wait := h.loginLimit.allow(limiterKey(ip))
+	if ok {
+		return true
+	}
+	secs := int((wait + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	route := r.Pattern // set by the mux; empty only when called outside it
+	if route == "" {
+		route = "POST /login"
+	}
+	if h.audit != nil {
+		// A specific event, so the route's generic "http.request" is not
+		// recorded as well.
+		if err := h.audit.RecordEvent(r.Context(), &credtrack.AuditEvent{Action: "auth.throttled", TargetType: "route",
+			TargetID: route, Outcome: credtrack.OutcomeDenied,
+			Details: map[string]string{"retry_after": strconv.Itoa(secs)}}); err != nil {
+			h.logger.Error("audit of a throttled sign-in failed", "err", err)
+		}
+	}
+	h.renderError(w, r, credtrack.Errorf(credtrack.ERATELIMIT,
+		"Too many sign-in attempts from your network. Wait a minute and try again."))
+	return false
 }

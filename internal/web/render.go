@@ -64,7 +64,8 @@ type NavLink struct {
 
 // pageNames are the templates in templates/pages; New checks that each
 // exists so a renamed file fails at boot, not on the first request.
-var pageNames = []string{"dashboard", "login", "set_password", "providers", "provider", "error", "audit", "record_reads"}
+var pageNames = []string{"dashboard", "login", "set_password", "providers", "provider", "error", "audit", "record_reads",
+	"password_forgot", "password_reset", "account", "account_password", "account_sessions"}
 
 // renderer holds one parsed template set per page: the layout and
 // partials plus that page's own file, so each page can define "content"
@@ -133,6 +134,7 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, current
 		if h.auditLog != nil && a.Can(credtrack.PermAuditRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/audit", Label: "Audit log", Current: current == "audit"})
 		}
+		p.Nav = append(p.Nav, NavLink{Href: "/account", Label: "Account", Current: current == "account"})
 	}
 	return p
 }

@@ -16,6 +16,8 @@ import (
 
 	"credtrack"
 	"credtrack/internal/reqaudit"
+
+	"golang.org/x/time/rate"
 )
 
 // Auth signs people in and out and turns a session cookie into an actor.
@@ -34,6 +36,29 @@ type Auth interface {
 	// SetPassword consumes a one-time set-password token (from an emailed
 	// or printed link) and sets the password, which it validates.
 	SetPassword(ctx context.Context, linkToken, password string) error
+
+	// RequestPasswordReset emails a one-time reset link to the account
+	// with this address. It returns nil whether or not the account exists
+	// (and when the request is rate limited), so every answer is the same.
+	RequestPasswordReset(ctx context.Context, email string) error
+	// ResetPassword sets a new password through a reset link token and ends
+	// every session of the account. A weak password or a dead link gives
+	// EINVALID; a weak password leaves the link usable.
+	ResetPassword(ctx context.Context, linkToken, password string) error
+	// ChangePassword changes the password of the session's user, given the
+	// current one (EINVALID when it is wrong), ends the user's other
+	// sessions and returns a new token for the current session; the old
+	// token stops working.
+	ChangePassword(ctx context.Context, token, current, password string) (newToken string, err error)
+	// Sessions lists the active sessions of the token's user and the ID of
+	// the token's own session.
+	Sessions(ctx context.Context, token string) ([]*credtrack.Session, string, error)
+	// RevokeSession ends one session of the token's user; a session of
+	// anyone else gives ENOTFOUND.
+	RevokeSession(ctx context.Context, token, sessionID string) error
+	// RevokeOtherSessions ends every session of the token's user except
+	// the token's own and returns how many ended.
+	RevokeOtherSessions(ctx context.Context, token string) (int, error)
 }
 
 // Options are the dependencies and settings of the web handler. Auth and
@@ -63,6 +88,11 @@ type Options struct {
 	// "who has read this record" page. When nil, those pages answer 503
 	// and the navigation leaves them out.
 	AuditLog AuditLog
+	// LoginRate and LoginBurst limit POST /login per client address
+	// (SECURITY.md §1.1: 10 a minute, as Bitwarden does for its token
+	// endpoint). Zero means those defaults; tests set small numbers.
+	LoginRate  rate.Limit
+	LoginBurst int
 }
 
 // Policy is what a route requires of the actor. A zero Policy means the
@@ -76,6 +106,11 @@ type Policy struct {
 	// permission instead of Permission; the handler then shows only the
 	// record linked to the actor.
 	Own credtrack.Permission
+	// Self marks a signed-in route that acts only on the actor's own
+	// account (password, sessions). It needs no permission, so every
+	// signed-in user, whatever the role, can secure their account; the
+	// handler never takes another user's ID from the request.
+	Self bool
 }
 
 // allows reports whether a may use a route with this policy. Being signed
@@ -107,6 +142,7 @@ type Handler struct {
 	today         func() credtrack.Date
 	audit         reqaudit.Recorder
 	auditLog      AuditLog
+	loginLimit    *ipLimiter // per-address throttle of POST /login
 
 	assets   assets
 	pages    *renderer
@@ -132,6 +168,7 @@ func New(opts Options) *Handler {
 		today:         opts.Today,
 		audit:         opts.Audit,
 		auditLog:      opts.AuditLog,
+		loginLimit:    newIPLimiter(opts.LoginRate, opts.LoginBurst),
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
@@ -175,6 +212,7 @@ func New(opts Options) *Handler {
 // It is the only place routes are defined.
 func (h *Handler) routeTable() []route {
 	public := Policy{}
+	self := Policy{SignedIn: true, Self: true}
 	return []route{
 		{pattern: "GET /{$}", handler: h.handleDashboard,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermOrgRead, Own: credtrack.PermOwnRecordRead}},
@@ -186,6 +224,19 @@ func (h *Handler) routeTable() []route {
 		{pattern: "POST /logout", policy: public, handler: h.handleLogout},
 		{pattern: "GET /set-password", policy: public, handler: h.handleSetPasswordForm},
 		{pattern: "POST /set-password", policy: public, handler: h.handleSetPassword},
+		// Password reset is public: it is for people who cannot sign in.
+		{pattern: "GET /password/forgot", policy: public, handler: h.handleForgotForm},
+		{pattern: "POST /password/forgot", policy: public, handler: h.handleForgot},
+		{pattern: "GET /password/reset", policy: public, handler: h.handleResetForm},
+		{pattern: "POST /password/reset", policy: public, handler: h.handleReset},
+
+		// Every signed-in user manages their own account, whatever the role.
+		{pattern: "GET /account", policy: self, handler: h.handleAccount},
+		{pattern: "GET /account/sessions", policy: self, handler: h.handleSessions},
+		{pattern: "POST /account/sessions/{id}/revoke", policy: self, handler: h.handleRevokeSession},
+		{pattern: "POST /account/sessions/revoke-others", policy: self, handler: h.handleRevokeOthers},
+		{pattern: "GET /account/password", policy: self, handler: h.handlePasswordForm},
+		{pattern: "POST /account/password", policy: self, handler: h.handlePassword},
 
 		{pattern: "GET /providers", handler: h.handleProviderIndex,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
