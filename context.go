@@ -26,6 +26,10 @@ type Actor struct {
 	IP        string
 	UserAgent string
 	RequestID string
+	// Stage is how far a signed-in user has got; anything but StageReady
+	// leaves Role and OrgID empty, so the actor can do nothing but finish
+	// signing in (verify the email, enter or enrol a TOTP code).
+	Stage SessionStage
 }
 
 // Can reports whether the actor may do p in its organization. A system

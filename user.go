@@ -17,15 +17,24 @@ type User struct {
 	EmailVerifiedAt time.Time
 	CreatedAt       time.Time
 	DisabledAt      time.Time
+	// AdultAttestedAt is when the person confirmed being 18 or older at
+	// sign-up; zero for accounts an operator or the demo created.
+	AdultAttestedAt time.Time
+	// TOTPEnabledAt is when TOTP was confirmed; zero when not enrolled.
+	TOTPEnabledAt time.Time
 }
 
 // Membership is a user's role in one organization.
 type Membership struct {
-	OrgID     string
-	OrgName   string
-	UserID    string
-	Role      Role
-	CreatedAt time.Time
+	OrgID   string
+	OrgName string
+	OrgKind OrgKind
+	// OrgRequireMFA is the organization's setting that every member, in
+	// any role, must use TOTP.
+	OrgRequireMFA bool
+	UserID        string
+	Role          Role
+	CreatedAt     time.Time
 }
 
 // NormalizeEmail trims and lower-cases an address and checks its form.
@@ -108,4 +117,38 @@ type Session struct {
 	MFAAt      time.Time
 	IP         string
 	UserAgent  string
+}
+
+// SessionStage is how far a session has got through signing in. Only a
+// StageReady session acts in an organization; the others may reach only
+// the pages that finish signing in, and sign out.
+type SessionStage string
+
+// The stages, in the order a sign-in passes them.
+const (
+	// StageVerifyEmail: the address has not been confirmed by its link.
+	StageVerifyEmail SessionStage = "verify_email"
+	// StageMFA: the password was right; a TOTP or recovery code is due.
+	StageMFA SessionStage = "mfa"
+	// StageMFAEnrol: the role (or the organization) requires TOTP and the
+	// user has none yet.
+	StageMFAEnrol SessionStage = "mfa_enrol"
+	// StageReady: fully signed in.
+	StageReady SessionStage = ""
+)
+
+// NextStage works out the stage of a session from the facts that decide
+// it: whether the email is verified, whether TOTP is enrolled, whether
+// this session has passed a TOTP prompt (or came from a trusted device),
+// and whether the membership the session acts in requires MFA.
+func NextStage(u *User, sessionMFA bool, m *Membership) SessionStage {
+	switch {
+	case u.EmailVerifiedAt.IsZero():
+		return StageVerifyEmail
+	case !u.TOTPEnabledAt.IsZero() && !sessionMFA:
+		return StageMFA
+	case u.TOTPEnabledAt.IsZero() && m != nil && (m.Role.MFARequired() || m.OrgRequireMFA):
+		return StageMFAEnrol
+	}
+	return StageReady
 }

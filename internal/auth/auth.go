@@ -217,10 +217,17 @@ func (s *Service) Session(ctx context.Context, token string) (credtrack.Actor, *
 	}
 	base := credtrack.ActorFromContext(ctx)
 	a := credtrack.Actor{Kind: credtrack.ActorUser, ID: u.ID, IP: base.IP, UserAgent: base.UserAgent, RequestID: base.RequestID}
+	var cur *credtrack.Membership
 	for _, m := range ms {
 		if m.OrgID == sess.OrgID {
-			a.OrgID, a.Role = m.OrgID, m.Role
+			cur = m
 		}
+	}
+	// Until the sign-in is complete the actor holds no organization and no
+	// role, so nothing it reaches can read or change tenant data.
+	a.Stage = credtrack.NextStage(u, !sess.MFAAt.IsZero(), cur)
+	if a.Stage == credtrack.StageReady && cur != nil {
+		a.OrgID, a.Role = cur.OrgID, cur.Role
 	}
 	return a, u, ms, nil
 }

@@ -23,11 +23,12 @@ func setup(t *testing.T, db *sqlstore.DB, clock *storetest.Clock) (*auth.Service
 	svc := &auth.Service{Store: db, Hasher: password.NewHasher(cheap, 2), Now: clock.Now,
 		Idle: 30 * time.Minute, Lifetime: 12 * time.Hour, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h, _ := svc.Hasher.Hash("bright meadow lantern")
-	u := &credtrack.User{Email: "coord@mercy.example", PasswordHash: h}
+	// Verified, and an auditor: the TOTP stage has tests of its own.
+	u := &credtrack.User{Email: "coord@mercy.example", PasswordHash: h, EmailVerifiedAt: clock.Now()}
 	if err := db.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AddMembership(ctx, u.ID, credtrack.RoleCoordinator); err != nil {
+	if err := db.AddMembership(ctx, u.ID, credtrack.RoleAuditor); err != nil {
 		t.Fatal(err)
 	}
 	return svc, u, org.ID
@@ -49,7 +50,7 @@ func TestLoginAndTimeouts(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, _, ms, err := svc.Session(ctx, tok)
-		if err != nil || a.ID != u.ID || a.OrgID != orgID || a.Role != credtrack.RoleCoordinator || len(ms) != 1 {
+		if err != nil || a.ID != u.ID || a.OrgID != orgID || a.Role != credtrack.RoleAuditor || len(ms) != 1 {
 			t.Fatalf("Session = %+v, %v", a, err)
 		}
 		// Idle: 29 minutes is fine, and activity keeps it alive until 12 h.

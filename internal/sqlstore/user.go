@@ -31,15 +31,16 @@ func (db *DB) CreateUser(ctx context.Context, u *credtrack.User) error {
 	return err
 }
 
-const userColumns = "id, email, name, password_hash, email_verified_at, created_at, disabled_at"
+const userColumns = "id, email, name, password_hash, email_verified_at, created_at, disabled_at, adult_attested_at, totp_enabled_at"
 
 func scanUser(row interface{ Scan(...any) error }) (*credtrack.User, error) {
 	var u credtrack.User
-	var verified, created, disabled sql.NullInt64
-	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &verified, &created, &disabled); err != nil {
+	var verified, created, disabled, adult, totp sql.NullInt64
+	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &verified, &created, &disabled, &adult, &totp); err != nil {
 		return nil, err
 	}
 	u.EmailVerifiedAt, u.CreatedAt, u.DisabledAt = fromTS(verified), fromTS(created), fromTS(disabled)
+	u.AdultAttestedAt, u.TOTPEnabledAt = fromTS(adult), fromTS(totp)
 	return &u, nil
 }
 
@@ -98,7 +99,7 @@ func (db *DB) AddMembership(ctx context.Context, userID string, role credtrack.R
 func (db *DB) FindMemberships(ctx context.Context, userID string) ([]*credtrack.Membership, error) {
 	var out []*credtrack.Membership
 	err := db.view(ctx, func(tx *Tx) error {
-		rows, err := tx.query(`SELECT m.org_id, o.name, m.user_id, m.role, m.created_at
+		rows, err := tx.query(`SELECT m.org_id, o.name, o.kind, o.require_mfa, m.user_id, m.role, m.created_at
 			FROM memberships m JOIN organizations o ON o.id = m.org_id
 			WHERE m.user_id = ? ORDER BY m.created_at, o.name`, userID)
 		if err != nil {
@@ -107,12 +108,14 @@ func (db *DB) FindMemberships(ctx context.Context, userID string) ([]*credtrack.
 		defer rows.Close()
 		for rows.Next() {
 			var m credtrack.Membership
-			var role string
+			var role, kind string
+			var requireMFA int
 			var created sql.NullInt64
-			if err := rows.Scan(&m.OrgID, &m.OrgName, &m.UserID, &role, &created); err != nil {
+			if err := rows.Scan(&m.OrgID, &m.OrgName, &kind, &requireMFA, &m.UserID, &role, &created); err != nil {
 				return err
 			}
 			m.Role, m.CreatedAt = credtrack.Role(role), fromTS(created)
+			m.OrgKind, m.OrgRequireMFA = credtrack.OrgKind(kind), requireMFA != 0
 			out = append(out, &m)
 		}
 		return rows.Err()

@@ -61,6 +61,12 @@ func (h *Handler) guard(rt route) http.Handler {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
+		if rt.policy.SignedIn && a.Kind == credtrack.ActorUser && !rt.policy.admitsStage(a.Stage) {
+			// Signed in but not finished (email unverified, TOTP due or
+			// not enrolled): only the pages that finish it are open.
+			http.Redirect(w, r, stageHome[a.Stage], http.StatusSeeOther)
+			return
+		}
 		if !rt.policy.allows(a) {
 			if h.audit != nil {
 				if err := h.audit.RecordEvent(r.Context(), &credtrack.AuditEvent{Action: "authz.denied", TargetType: "route",

@@ -13,6 +13,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"credtrack"
 	"credtrack/internal/reqaudit"
@@ -111,6 +112,22 @@ type Policy struct {
 	// signed-in user, whatever the role, can secure their account; the
 	// handler never takes another user's ID from the request.
 	Self bool
+	// Stages lists the unfinished sign-in stages (credtrack.StageMFA…)
+	// that may use the route. A session in any other unfinished stage is
+	// sent to the page that finishes it instead.
+	Stages []credtrack.SessionStage
+}
+
+// stageHome is the page that finishes each unfinished sign-in stage.
+var stageHome = map[credtrack.SessionStage]string{
+	credtrack.StageVerifyEmail: "/verify-email",
+	credtrack.StageMFA:         "/login/mfa",
+	credtrack.StageMFAEnrol:    "/account/mfa/enrol",
+}
+
+// admitsStage reports whether a session in stage s may use the route.
+func (p Policy) admitsStage(s credtrack.SessionStage) bool {
+	return s == credtrack.StageReady || slices.Contains(p.Stages, s)
 }
 
 // allows reports whether a may use a route with this policy. Being signed
