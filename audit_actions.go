@@ -36,4 +36,12 @@ var AuditActions = []AuditAction{
 	{"auth.account.locked", "authentication", "Repeated failed sign-ins (5 in 15 minutes) locked an account for 15 minutes; the lock's end is in details and the user was emailed."},
 	{"auth.account.unlocked", "administration", "An administrator ended an account's sign-in lock and cleared its failure counter."},
 	{"auth.throttled", "authentication", "Sign-in attempts from one network address exceeded the per-address limit and were refused with 429."},
+
+	// Sign-up, email verification and accepting invitations.
+
+	// TOTP MFA, recovery codes and trusted devices.
+
+	// Organizations: invitations, members, roles, settings, API tokens.
+
+	// Documents.
 }

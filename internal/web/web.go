@@ -255,6 +255,13 @@ func (h *Handler) routeTable() []route {
 		{pattern: "GET /account/password", policy: self, handler: h.handlePasswordForm},
 		{pattern: "POST /account/password", policy: self, handler: h.handlePassword},
 
+		// Sign-up, email verification and accepting invitations.
+
+		// TOTP: the sign-in prompt, enrolment, recovery codes, trusted devices.
+
+		// Organization administration: members, invitations, roles,
+		// settings, API tokens, switching organizations.
+
 		{pattern: "GET /providers", handler: h.handleProviderIndex,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
 		{pattern: "GET /providers/{id}", handler: h.handleProviderShow,
