@@ -69,6 +69,12 @@ type DB struct {
 	noBatch bool
 	// benchNoReadAudit: see bench.go; never set in production.
 	benchNoReadAudit bool
+	// wstmts and rstmts cache prepared statements of the SQLite writer
+	// and reader pools (see stmtcache.go); nil on PostgreSQL.
+	wstmts, rstmts *stmtCache
+	// ckpt checkpoints the SQLite WAL off the writer (sqlite.go); nil on
+	// PostgreSQL.
+	ckpt *checkpointer
 }
 
 // Open opens (without migrating) the database that opts select. Errors are
@@ -104,7 +110,13 @@ func (db *DB) Close() error {
 	if db.batch != nil {
 		db.batch.close()
 	}
-	err := db.write.Close()
+	for _, c := range []*stmtCache{db.wstmts, db.rstmts} {
+		if c != nil {
+			c.close()
+		}
+	}
+	err := db.ckpt.close()
+	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
 	}
@@ -131,6 +143,10 @@ type Tx struct {
 	ctx context.Context
 	db  *DB
 	now time.Time
+	// stmts is the statement cache of the transaction's pool (SQLite
+	// only), missed the queries it ran that were not in it.
+	stmts  *stmtCache
+	missed []string
 }
 
 func (db *DB) begin(ctx context.Context, write bool) (*Tx, error) {
@@ -147,14 +163,24 @@ func (db *DB) begin(ctx context.Context, write bool) (*Tx, error) {
 	}
 	if db.backend == Postgres {
 		// Act as the application role for this transaction only (see the
-		// end of migrations/postgres/0001_init.sql); it ends with the
-		// transaction, so a pooled connection never keeps it.
-		if _, err := tx.ExecContext(ctx, "SET LOCAL ROLE credtrack_app"); err != nil {
+		// end of migrations/postgres/0001_init.sql), in the organization of
+		// the actor in ctx, which the row-level security policies of
+		// migrations/postgres/0004_rls.sql compare with org_id ('' when
+		// there is none: no tenant row matches). Both settings are
+		// transaction-local (is_local true, the same as SET LOCAL), so a
+		// pooled connection never keeps them, and both go in one statement
+		// so that the organization costs no extra round trip.
+		org := credtrack.ActorFromContext(ctx).OrgID
+		if _, err := tx.ExecContext(ctx, "SELECT set_config('role', 'credtrack_app', true), set_config('credtrack.org_id', $1, true)", org); err != nil {
 			tx.Rollback()
 			return nil, fmt.Errorf("sqlstore: switch to the application role: %w", err)
 		}
 	}
-	return &Tx{tx: tx, ctx: ctx, db: db, now: db.now().UTC()}, nil
+	t := &Tx{tx: tx, ctx: ctx, db: db, now: db.now().UTC(), stmts: db.rstmts}
+	if write {
+		t.stmts = db.wstmts
+	}
+	return t, nil
 }
 
 // update runs fn in a write transaction and commits it when fn returns nil.
@@ -163,7 +189,7 @@ func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return err
 	}
-	defer tx.tx.Rollback()
+	defer tx.finish()
 	if err := fn(tx); err != nil {
 		return db.mapError(err)
 	}
@@ -179,20 +205,34 @@ func (db *DB) view(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return err
 	}
-	defer tx.tx.Rollback()
+	defer tx.finish()
 	return db.mapError(fn(tx))
 }
 
+// exec, query and queryRow run a statement in the transaction, prepared
+// from the statement cache on SQLite once it has run before.
 func (tx *Tx) exec(q string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(tx.ctx, tx.db.rebind(q), args...)
+	q = tx.db.rebind(q)
+	if s := tx.stmt(q); s != nil {
+		return s.ExecContext(tx.ctx, args...)
+	}
+	return tx.tx.ExecContext(tx.ctx, q, args...)
 }
 
 func (tx *Tx) query(q string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(tx.ctx, tx.db.rebind(q), args...)
+	q = tx.db.rebind(q)
+	if s := tx.stmt(q); s != nil {
+		return s.QueryContext(tx.ctx, args...)
+	}
+	return tx.tx.QueryContext(tx.ctx, q, args...)
 }
 
 func (tx *Tx) queryRow(q string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(tx.ctx, tx.db.rebind(q), args...)
+	q = tx.db.rebind(q)
+	if s := tx.stmt(q); s != nil {
+		return s.QueryRowContext(tx.ctx, args...)
+	}
+	return tx.tx.QueryRowContext(tx.ctx, q, args...)
 }
 
 // rebind turns ? placeholders into $1, $2… for PostgreSQL. Queries are

@@ -2,12 +2,16 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
@@ -33,7 +37,7 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 		return fmt.Errorf("cannot resolve the database path %s: %w", opts.SQLitePath, err)
 	}
 	u := url.URL{Scheme: "file", Path: abs}
-	init := func(readOnly bool) func(*sqlite3.Conn) error {
+	init := func(role sqliteConnRole) func(*sqlite3.Conn) error {
 		return func(c *sqlite3.Conn) error {
 			// Order matters: the key first, then busy_timeout, then the rest
 			// (see the driver's documentation of PRAGMA order).
@@ -53,8 +57,15 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 				// bulk inserts without it).
 				"PRAGMA cache_size=-65536",
 			}
-			if readOnly {
+			switch role {
+			case sqliteReader:
 				stmts = append(stmts, "PRAGMA query_only=1")
+			case sqliteWriter:
+				// The writer never checkpoints: copying WAL pages back into
+				// the database (decrypt, encrypt, write, sync) is done by the
+				// checkpointer's own connection, off the path of commits
+				// that callers are waiting for.
+				stmts = append(stmts, "PRAGMA wal_autocheckpoint=0")
 			}
 			for _, s := range stmts {
 				if err := c.Exec(s); err != nil {
@@ -66,7 +77,7 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 	}
 	q := url.Values{"vfs": {"xts"}, "_txlock": {"immediate"}}
 	u.RawQuery = q.Encode()
-	w, err := driver.Open(u.String(), init(false))
+	w, err := driver.Open(u.String(), init(sqliteWriter))
 	if err != nil {
 		return sqliteOpenError(opts.SQLitePath, err)
 	}
@@ -77,7 +88,7 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 
 	q.Set("_txlock", "deferred")
 	u.RawQuery = q.Encode()
-	r, err := driver.Open(u.String(), init(true))
+	r, err := driver.Open(u.String(), init(sqliteReader))
 	if err != nil {
 		w.Close()
 		return sqliteOpenError(opts.SQLitePath, err)
@@ -88,16 +99,87 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 	}
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
+	c, err := driver.Open(u.String(), init(sqliteCheckpointer))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return sqliteOpenError(opts.SQLitePath, err)
+	}
+	c.SetMaxOpenConns(1)
+	c.SetMaxIdleConns(1)
 	db.write, db.read = w, r
+	db.wstmts, db.rstmts = newStmtCache(w), newStmtCache(r)
 
 	// Touch the schema through the writer: this is where a wrong key or a
 	// file that is not an SQLite database shows up.
 	var count int
 	if err := w.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&count); err != nil {
+		c.Close()
 		db.Close()
 		return sqliteOpenError(opts.SQLitePath, err)
 	}
+	db.ckpt = startCheckpointer(c, db.log)
 	return nil
+}
+
+// sqliteConnRole is what a connection of the SQLite store is for.
+type sqliteConnRole int
+
+const (
+	sqliteWriter sqliteConnRole = iota
+	sqliteReader
+	sqliteCheckpointer
+)
+
+// checkpointEvery is how often the checkpointer copies committed WAL pages
+// into the database file. SQLite's own automatic checkpoint runs every
+// 1,000 pages; at the write rates of a busy server this interval keeps the
+// WAL around that size or smaller, and when nothing was written a
+// checkpoint finds nothing to do.
+const checkpointEvery = 250 * time.Millisecond
+
+// checkpointer runs PASSIVE checkpoints from its own connection, so that
+// the single writer (which has wal_autocheckpoint off) never stops a
+// commit to do one. A PASSIVE checkpoint takes no lock that blocks the
+// writer or readers; it copies what no reader still needs, and the writer
+// starts the WAL over once everything has been copied.
+type checkpointer struct {
+	conn *sql.DB
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func startCheckpointer(conn *sql.DB, log *slog.Logger) *checkpointer {
+	c := &checkpointer{conn: conn, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		t := time.NewTicker(checkpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-t.C:
+			}
+			var busy, logPages, copied int
+			if err := conn.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &copied); err != nil {
+				log.Warn("sqlite checkpoint failed", "err", err)
+			}
+		}
+	}()
+	return c
+}
+
+// close stops the checkpointer and closes its connection. Closing the last
+// connection to the database checkpoints what is left.
+func (c *checkpointer) close() error {
+	if c == nil {
+		return nil
+	}
+	c.once.Do(func() { close(c.stop) })
+	<-c.done
+	return c.conn.Close()
 }
 
 // sqliteOpenError explains the usual reasons a database does not open.
