@@ -29,6 +29,9 @@ type app struct {
 	hasher *password.Hasher
 	// mail sends account emails; nil until newMailer or the demo sets it.
 	mail mail.Sender
+	// demoTOTPCode, set only by `credtrack demo`, gives the MFA prompt the
+	// current code of a demo account (see web.Options.DemoTOTPCode).
+	demoTOTPCode func(email string) (string, bool)
 }
 
 // newMailer returns the SMTP sender when smtp-host is set, else fallback.

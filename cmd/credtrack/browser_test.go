@@ -235,6 +235,7 @@ func TestBrowserDemoSignIn(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("password"), password),
 	)
 	navigate(t, ctx, "sign in", http.StatusOK, chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)))
+	passDemoTOTP(t, ctx, s, "coordinator") // coordinators must use TOTP
 
 	// The dashboard.
 	if loc := must(t, ctx, "location", chromedp.Location()); loc != s.URL+"/" {
@@ -417,6 +418,7 @@ func TestBrowserCrossSitePostRejected(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("password"), password),
 	)
 	navigate(t, ctx, "sign in", http.StatusOK, chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)))
+	passDemoTOTP(t, ctx, s, "coordinator") // coordinators must use TOTP
 
 	responses := chromedp.Events(ctx, network.ResponseReceived)
 	navigate(t, ctx, "open the attacker's page", http.StatusOK, chromedp.Navigate(attackerURL))

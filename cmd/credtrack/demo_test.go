@@ -12,9 +12,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"credtrack"
 	"credtrack/internal/demo"
+
+	pqtotp "github.com/pquerna/otp/totp"
 )
 
 // TestDemo is the quick start: `credtrack demo` on an empty directory
@@ -35,6 +38,12 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(s.Stderr.String(), "plain-http development mode") {
 		t.Error("demo does not say that it runs on plain http")
 	}
+	// Owner, admin and coordinator must use TOTP: the demo enrols them and
+	// prints their keys, and only them.
+	keys := demoTOTPKeys(out)
+	if len(keys) != 3 || keys["owner"] == "" || keys["admin"] == "" || keys["coordinator"] == "" {
+		t.Fatalf("demo printed TOTP keys %v, want owner, admin and coordinator:\n%s", keys, out)
+	}
 	for _, l := range logins {
 		role, email, pw := l[1], l[2], l[3]
 		jar, _ := cookiejar.New(nil)
@@ -45,6 +54,19 @@ func TestDemo(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if key := keys[role]; key != "" {
+			// The prompt, with the demo's labelled code; the code computed
+			// from the printed key passes it.
+			if resp.Request.URL.Path != "/login/mfa" || !strings.Contains(string(body), "Demo only") {
+				t.Fatalf("%s login did not stop at the TOTP prompt (%s):\n%.1500s", role, resp.Request.URL.Path, body)
+			}
+			resp, err = c.PostForm(s.URL+"/login/mfa", url.Values{"code": {totpCode(t, key)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
 		if resp.StatusCode != 200 || !strings.Contains(string(body), demo.OrgName) {
 			t.Fatalf("%s login landed on %d:\n%.1500s", role, resp.StatusCode, body)
 		}
@@ -89,6 +111,9 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	secrets = append(secrets, []byte("SQLite format 3"), []byte("riverside.demo"), []byte(demo.OrgName))
+	for _, k := range keys {
+		secrets = append(secrets, []byte(k))
+	}
 	files, _ := filepath.Glob(filepath.Join(data, "*"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -108,4 +133,24 @@ func TestDemo(t *testing.T) {
 			t.Errorf("sqlite3 opened the encrypted database: %s", out)
 		}
 	}
+}
+
+// demoTOTPKeys returns the TOTP keys `credtrack demo` printed, by role.
+func demoTOTPKeys(out string) map[string]string {
+	keys := map[string]string{}
+	re := regexp.MustCompile(`(?m)^\s+(\w+)\s+\S+@riverside\.demo\s+password: \S+\n\s+TOTP key: ([A-Z2-7]{32})\n\s+otpauth://totp/`)
+	for _, m := range re.FindAllStringSubmatch(out, -1) {
+		keys[m[1]] = m[2]
+	}
+	return keys
+}
+
+// totpCode returns the current TOTP code of key.
+func totpCode(t *testing.T, key string) string {
+	t.Helper()
+	c, err := pqtotp.GenerateCode(key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

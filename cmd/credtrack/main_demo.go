@@ -42,6 +42,16 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("seeding the demo data failed: %w", err)
 	}
+	// Owner, admin and coordinator must use TOTP: give the demo accounts
+	// seeds (random per installation, printed below) so they can sign in.
+	totpKey := a.master.Derive("demo-totp", 32)
+	totpLogins, err := demo.EnrolTOTP(ctx, a.db, totpKey)
+	if err != nil {
+		return fmt.Errorf("setting up TOTP for the demo accounts failed: %w", err)
+	}
+	// Demo mode only: the prompt shows the current code of these demo
+	// accounts, labelled as such, so the demo can be tried without an app.
+	a.demoTOTPCode = func(email string) (string, bool) { return demo.CurrentCode(totpKey, email, credtrack.Now()) }
 	if res.Created {
 		a.log.Info("demo data created", "providers", res.Providers)
 	} else {
@@ -52,7 +62,13 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stdout, "Sign in as any of these demo users:")
 		for _, l := range res.Logins {
 			fmt.Fprintf(m.Stdout, "  %-12s %-28s password: %s\n", l.Role, l.Email, l.Password)
+			for _, t := range totpLogins {
+				if t.Email == l.Email {
+					fmt.Fprintf(m.Stdout, "  %-12s TOTP key: %s\n  %-12s %s\n", "", t.Secret, "", t.URL)
+				}
+			}
 		}
+		fmt.Fprintln(m.Stdout, "\nThe sign-in code of the accounts with a TOTP key is also shown on the demo's code page (demo only).")
 		fmt.Fprintf(m.Stdout, "\nData directory: %s (delete it to start over). Stop with Ctrl-C.\n\n", cfg.DataDir)
 	})
 }

@@ -71,6 +71,16 @@ func (s *Service) now() time.Time {
 // the guess was right. The failure that locks the account emails its
 // owner; a successful sign-in clears the counter.
 func (s *Service) Login(ctx context.Context, email, pw string) (string, error) {
+	return s.LoginWithDevice(ctx, email, pw, "")
+}
+
+// LoginWithDevice is Login for a browser that may present a trusted
+// device token (the device cookie). When the user has TOTP and the token
+// is one of the user's unexpired trusted devices, the session starts with
+// the TOTP prompt passed; otherwise, for a user with TOTP, the session
+// starts at credtrack.StageMFA. The device is checked only after the
+// password, so the token alone is worth nothing.
+func (s *Service) LoginWithDevice(ctx context.Context, email, pw, deviceToken string) (string, error) {
 	u, err := s.Store.FindUserByEmail(ctx, email)
 	if err != nil {
 		if credtrack.ErrorCode(err) != credtrack.ENOTFOUND {
@@ -124,6 +134,9 @@ func (s *Service) Login(ctx context.Context, email, pw string) (string, error) {
 	sess := &credtrack.Session{UserID: u.ID, IP: a.IP, UserAgent: a.UserAgent}
 	if len(ms) > 0 {
 		sess.OrgID = ms[0].OrgID
+	}
+	if s.trustedDevice(ctx, u, deviceToken) {
+		sess.MFAAt = s.now()
 	}
 	return s.Store.CreateSession(ctx, sess, s.lifetime())
 }

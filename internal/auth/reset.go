@@ -172,6 +172,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		return err
 	}
 	s.audit(ctx, u.ID, "auth.password.reset", credtrack.OutcomeSuccess, nil)
+	// A reset ends the trusted devices too, so the next sign-in asks for
+	// TOTP again (SECURITY.md §1.4, ASVS 6.4.3).
+	s.endTrustedDevices(ctx, u.ID)
 	s.send(ctx, u.Email, mail.TemplatePasswordChanged, mail.PasswordChangedData{Name: u.Name, When: s.now(),
 		IP: credtrack.ActorFromContext(ctx).IP})
 	return nil

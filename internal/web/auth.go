@@ -47,7 +47,15 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 	// Always call Login, even for empty fields, so every failure takes the
 	// same path (and the same time, and the same audit event) in Auth.
-	token, err := h.auth.Login(r.Context(), email, password)
+	var token string
+	var err error
+	if h.mfa != nil {
+		// A trusted device cookie lets a user with TOTP skip the prompt;
+		// it is checked only after the password.
+		token, err = h.mfa.LoginWithDevice(r.Context(), email, password, h.deviceToken(r))
+	} else {
+		token, err = h.auth.Login(r.Context(), email, password)
+	}
 	if err != nil {
 		switch credtrack.ErrorCode(err) {
 		case credtrack.EUNAUTHORIZED, credtrack.EINVALID, credtrack.ENOTFOUND, credtrack.EFORBIDDEN:
