@@ -134,6 +134,9 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, current
 		if h.auditLog != nil && a.Can(credtrack.PermAuditRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/audit", Label: "Audit log", Current: current == "audit"})
 		}
+		if href := orgManager(a); h.admin != nil && href != "" {
+			p.Nav = append(p.Nav, NavLink{Href: href, Label: "Organization", Current: current == "org"})
+		}
 		p.Nav = append(p.Nav, NavLink{Href: "/account", Label: "Account", Current: current == "account"})
 	}
 	return p
