@@ -38,10 +38,41 @@ var AuditActions = []AuditAction{
 	{"auth.throttled", "authentication", "Sign-in attempts from one network address exceeded the per-address limit and were refused with 429."},
 
 	// Sign-up, email verification and accepting invitations.
+	{"user.signed_up", "administration", "Someone created an account by signing up (as an individual provider, a founder, or by invitation); the path is in details. Recorded in the organization it joined, attributed to the new user."},
+	{"user.signup.duplicate", "authentication", "A sign-up used an address that already has an account; nothing was created, the answer was the same as for a new address, and the owner was emailed."},
+	{"user.email_verified", "authentication", "An email address was confirmed through its one-time link."},
+	{"user.email_verification.failed", "authentication", "An email confirmation link that is unknown, used or expired was presented."},
+	{"user.email_verification.limited", "authentication", "A request for another confirmation email was refused: the account had 3 in the last hour."},
+	{"invitation.accepted", "administration", "An invitation was accepted (once); the role is in details and \"member.added\" follows."},
+	{"invitation.refused", "access", "An invitation link that is unknown, used, withdrawn or expired, or addressed to another account, was presented; the reason is in details."},
 
 	// TOTP MFA, recovery codes and trusted devices.
+	{"mfa.enrolment.started", "authentication", "A user started setting up TOTP; a new seed was generated and stored sealed, pending confirmation."},
+	{"mfa.enabled", "authentication", "TOTP was put in force after a confirming code (ten recovery codes issued, other sessions ended, the session got a new token), or by the demo or an operator (via in details); a wrong confirming code is recorded as a failure."},
+	{"mfa.verified", "authentication", "The TOTP prompt was passed with a fresh code; the session got a new token."},
+	{"mfa.failed", "authentication", "A wrong TOTP code was given (at the sign-in prompt or to confirm a change), or one on a locked account; it counts towards the account lockout."},
+	{"mfa.code.replayed", "authentication", "A TOTP code whose time step was already used was given again and refused; it counts towards the account lockout."},
+	{"mfa.recovery_code.used", "authentication", "A recovery code passed the TOTP prompt and was used up (codes left in details), or a wrong or used one was refused (failure)."},
+	{"mfa.recovery_codes.regenerated", "authentication", "A user replaced their recovery codes; the old ones stopped working."},
+	{"mfa.disabled", "authentication", "A user turned TOTP off or reset it to enrol a new authenticator; recovery codes and trusted devices went and other sessions ended."},
+	{"mfa.trusted_device.created", "authentication", "A user chose to trust a browser, which then skips the TOTP prompt until it expires."},
+	{"mfa.trusted_device.used", "authentication", "A sign-in from a trusted browser skipped the TOTP prompt."},
+	{"mfa.trusted_device.revoked", "authentication", "A trusted device was revoked by its user, or all of them ended (by the user or a password reset; reason and count in details)."},
 
 	// Organizations: invitations, members, roles, settings, API tokens.
+	{"invitation.created", "administration", "An invitation to join the organization with a role was created and emailed; the role is in details, never the address or the token."},
+	{"invitation.revoked", "administration", "A pending invitation was revoked, by an administrator or because the same address was invited again (reason in details)."},
+	{"member.role_changed", "administration", "A member's role changed (from and to in details); the member's sessions in the organization ended."},
+	{"member.removed", "administration", "A member was removed from the organization (the account stays); their sessions in it ended."},
+	{"org.settings_changed", "administration", "The organization's settings changed (MFA for every member, expiring window); the new values are in details."},
+	{"api_token.revoked", "administration", "An API token was revoked; it stopped working at once."},
+	{"session.org_switched", "authentication", "A session switched to another organization of its user and got a new token; the previous organization is in details."},
 
 	// Documents.
+	{"document.uploaded", "records", "A document was uploaded, encrypted and stored; its type, size and provider are in details, and possible_fraud when the same fingerprint is on record for another provider."},
+	{"document.downloaded", "reads", "A document was opened for download (recorded before its key is released)."},
+	{"document.listed", "reads", "A provider's list of documents was shown; the number of results is in details."},
+	{"document.verified", "reads", "A file or fingerprint was checked against the organization's documents; the number of matches and possible_fraud are in details, never the fingerprint."},
+	{"document.deleted", "records", "A document's record and wrapped key were deleted (its blob can no longer be decrypted) and the blob removed."},
+	{"document.orphan_removed", "records", "The sweep removed an encrypted blob that no document refers to (left by a crash between the blob write and the row insert; undecryptable without its row)."},
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"credtrack"
+	"credtrack/internal/admin"
 	"credtrack/internal/api"
 	"credtrack/internal/auth"
 	"credtrack/internal/config"
@@ -48,6 +49,9 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 		Auth: authSvc, Providers: a.db, Orgs: a.db, Logger: a.log,
 		SecureCookies: !a.cfg.DevInsecureCookies, Audit: a.db,
 		AuditLog: a.db,
+		Signup:   authSvc,
+		MFA:      authSvc, DemoTOTPCode: a.demoTOTPCode,
+		Admin: &admin.Service{Store: a.db, Mail: authSvc.Mail, BaseURL: authSvc.BaseURL, Log: a.log},
 	})
 	apiH := api.New(api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Audit: a.db, Orgs: a.db, Logger: a.log})
 	healthz, readyz := server.Health(a.db.Ping)

@@ -89,11 +89,26 @@ type Options struct {
 	// "who has read this record" page. When nil, those pages answer 503
 	// and the navigation leaves them out.
 	AuditLog AuditLog
+	// Admin serves the organization administration pages (/org/…) and
+	// the organization switcher. When nil, those pages answer 503 and the
+	// navigation leaves them out.
+	Admin Admin
 	// LoginRate and LoginBurst limit POST /login per client address
 	// (SECURITY.md §1.1: 10 a minute, as Bitwarden does for its token
 	// endpoint). Zero means those defaults; tests set small numbers.
 	LoginRate  rate.Limit
 	LoginBurst int
+	// Signup creates accounts, confirms email addresses and accepts
+	// invitations (signup.go). When nil, those pages answer 404.
+	Signup Signup
+	// MFA serves TOTP: the sign-in prompt, enrolment, recovery codes and
+	// trusted devices (mfa.go). When nil, those pages answer 503 and sign-in
+	// ignores the device cookie.
+	MFA MFA
+	// DemoTOTPCode, set only by `credtrack demo`, returns the current TOTP
+	// code of a demo account (ok false for any other), which the prompt
+	// then shows with a "demo only" label.
+	DemoTOTPCode func(email string) (code string, ok bool)
 }
 
 // Policy is what a route requires of the actor. A zero Policy means the
@@ -159,7 +174,13 @@ type Handler struct {
 	today         func() credtrack.Date
 	audit         reqaudit.Recorder
 	auditLog      AuditLog
+	admin         Admin
 	loginLimit    *ipLimiter // per-address throttle of POST /login
+	signup        Signup
+	signupLimit   *ipLimiter // per-address throttle of POST /signup
+	mfa           MFA
+	mfaLimit      *ipLimiter // per-address throttle of POST /login/mfa
+	demoCode      func(email string) (string, bool)
 
 	assets   assets
 	pages    *renderer
@@ -185,7 +206,13 @@ func New(opts Options) *Handler {
 		today:         opts.Today,
 		audit:         opts.Audit,
 		auditLog:      opts.AuditLog,
+		admin:         opts.Admin,
 		loginLimit:    newIPLimiter(opts.LoginRate, opts.LoginBurst),
+		signup:        opts.Signup,
+		signupLimit:   newSignupLimiter(),
+		mfa:           opts.MFA,
+		mfaLimit:      newMFALimiter(),
+		demoCode:      opts.DemoTOTPCode,
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
@@ -256,11 +283,72 @@ func (h *Handler) routeTable() []route {
 		{pattern: "POST /account/password", policy: self, handler: h.handlePassword},
 
 		// Sign-up, email verification and accepting invitations.
+		{pattern: "GET /signup", policy: public, handler: h.handleSignupForm},
+		{pattern: "POST /signup", policy: public, handler: h.handleSignup},
+		// Public: a sign-up with a taken address (no session) lands here
+		// too, so both answers look the same; it changes nothing.
+		{pattern: "GET /verify-email", policy: public, handler: h.handleVerifyEmail},
+		{pattern: "POST /verify-email/resend", handler: h.handleResendVerification,
+			policy: Policy{SignedIn: true, Self: true, Stages: []credtrack.SessionStage{credtrack.StageVerifyEmail}}},
+		// Public: people open the email on another device.
+		{pattern: "GET /verify-email/confirm", policy: public, handler: h.handleConfirmForm},
+		{pattern: "POST /verify-email/confirm", policy: public, handler: h.handleConfirm},
+		// Public: the invited person may have no account yet; the handler
+		// checks the session for "accept as the signed-in user".
+		{pattern: "GET /invitations/accept", policy: public, handler: h.handleInvitationForm},
+		{pattern: "POST /invitations/accept", policy: public, handler: h.handleInvitation},
 
 		// TOTP: the sign-in prompt, enrolment, recovery codes, trusted devices.
+		// The prompt is for a session whose TOTP is due; enrolment also for a
+		// session whose role requires TOTP before anything else (and for any
+		// signed-in user who chooses it).
+		{pattern: "GET /login/mfa", handler: h.handleMFAPrompt,
+			policy: Policy{SignedIn: true, Self: true, Stages: []credtrack.SessionStage{credtrack.StageMFA}}},
+		{pattern: "POST /login/mfa", handler: h.handleMFAVerify,
+			policy: Policy{SignedIn: true, Self: true, Stages: []credtrack.SessionStage{credtrack.StageMFA}}},
+		{pattern: "GET /account/mfa/enrol", handler: h.handleMFAEnrolForm,
+			policy: Policy{SignedIn: true, Self: true, Stages: []credtrack.SessionStage{credtrack.StageMFAEnrol}}},
+		{pattern: "GET /account/mfa/qr.png", handler: h.handleMFAQR,
+			policy: Policy{SignedIn: true, Self: true, Stages: []credtrack.SessionStage{credtrack.StageMFAEnrol}}},
+		{pattern: "POST /account/mfa/enrol", handler: h.handleMFAEnrol,
+			policy: Policy{SignedIn: true, Self: true, Stages: []credtrack.SessionStage{credtrack.StageMFAEnrol}}},
+		{pattern: "POST /account/mfa/enrol/start", handler: h.handleMFAEnrolStart,
+			policy: Policy{SignedIn: true, Self: true, Stages: []credtrack.SessionStage{credtrack.StageMFAEnrol}}},
+		{pattern: "GET /account/mfa", policy: self, handler: h.handleAccountMFA},
+		{pattern: "POST /account/mfa/recovery-codes", policy: self, handler: h.handleRecoveryCodes},
+		{pattern: "POST /account/mfa/disable", policy: self, handler: h.handleMFADisable},
+		{pattern: "GET /account/devices", policy: self, handler: h.handleDevices},
+		{pattern: "POST /account/devices/{id}/revoke", policy: self, handler: h.handleRevokeDevice},
+		{pattern: "POST /account/devices/revoke-all", policy: self, handler: h.handleRevokeDevices},
 
 		// Organization administration: members, invitations, roles,
 		// settings, API tokens, switching organizations.
+		{pattern: "GET /org/members", handler: h.handleMembers,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermMemberRead}},
+		{pattern: "POST /org/members/{id}/role", handler: h.handleMemberRole,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermMemberManage}},
+		{pattern: "POST /org/members/{id}/remove", handler: h.handleMemberRemove,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermMemberManage}},
+		{pattern: "POST /org/members/{id}/unlock", handler: h.handleMemberUnlock,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermMemberManage}},
+		{pattern: "GET /org/invitations", handler: h.handleInvitations,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermMemberRead}},
+		{pattern: "POST /org/invitations", handler: h.handleInvite,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermMemberManage}},
+		{pattern: "POST /org/invitations/{id}/revoke", handler: h.handleInvitationRevoke,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermMemberManage}},
+		{pattern: "GET /org/settings", handler: h.handleSettings,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermOrgManage}},
+		{pattern: "POST /org/settings", handler: h.handleSettingsSave,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermOrgManage}},
+		{pattern: "GET /org/tokens", handler: h.handleTokens,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermTokenManage}},
+		{pattern: "POST /org/tokens", handler: h.handleTokenCreate,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermTokenManage}},
+		{pattern: "POST /org/tokens/{id}/revoke", handler: h.handleTokenRevoke,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermTokenManage}},
+		// Switching acts on the actor's own session and memberships only.
+		{pattern: "POST /org/switch", policy: self, handler: h.handleSwitchOrg},
 
 		{pattern: "GET /providers", handler: h.handleProviderIndex,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
