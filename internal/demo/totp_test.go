@@ -14,7 +14,8 @@ import (
 func TestDemoTOTP(t *testing.T) {
 	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
 	owner := loginEmail("owner")
-	if TOTPSecret(k1, owner) != TOTPSecret(k1, owner) || len(TOTPSecret(k1, owner)) != 32 {
+	first, again := TOTPSecret(k1, owner), TOTPSecret(k1, owner)
+	if first != again || len(first) != 32 {
 		t.Fatal("seed not stable or not 32 characters")
 	}
 	if TOTPSecret(k1, owner) == TOTPSecret(k2, owner) || TOTPSecret(k1, owner) == TOTPSecret(k1, loginEmail("admin")) {
