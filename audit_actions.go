@@ -35,6 +35,12 @@ var AuditActions = []AuditAction{
 	{"export.created", "reads", "An export was made (the audit log as CSV or JSON Lines); what and the filter's shape are in details."},
 	{"auth.account.locked", "authentication", "Repeated failed sign-ins (5 in 15 minutes) locked an account for 15 minutes; the lock's end is in details and the user was emailed."},
 	{"auth.account.unlocked", "administration", "An administrator ended an account's sign-in lock and cleared its failure counter."},
+	{"auth.password.changed", "authentication", "A user changed their password with the current one (or gave a wrong current password: outcome failure); other sessions ended and the user was emailed."},
+	{"auth.password_reset.requested", "authentication", "A password reset link was asked for; the outcome and reason (unknown account, disabled, rate limited) are in details, never the address."},
+	{"auth.password.reset", "authentication", "A password was reset through an emailed link; every session and trusted device of the user ended."},
+	{"session.revoked", "authentication", "A user signed one of their other sessions out from the sessions page."},
+	{"session.revoked_others", "authentication", "A user signed out every other session; the count is in details."},
+	{"session.rotated", "authentication", "A session's token was replaced (after MFA, a password change or a role change); the old cookie no longer works."},
 	{"auth.throttled", "authentication", "Sign-in attempts from one network address exceeded the per-address limit and were refused with 429."},
 
 	// Sign-up, email verification and accepting invitations.
@@ -51,7 +57,7 @@ var AuditActions = []AuditAction{
 	{"mfa.enabled", "authentication", "TOTP was put in force after a confirming code (ten recovery codes issued, other sessions ended, the session got a new token), or by the demo or an operator (via in details); a wrong confirming code is recorded as a failure."},
 	{"mfa.verified", "authentication", "The TOTP prompt was passed with a fresh code; the session got a new token."},
 	{"mfa.failed", "authentication", "A wrong TOTP code was given (at the sign-in prompt or to confirm a change), or one on a locked account; it counts towards the account lockout."},
-	{"mfa.code.replayed", "authentication", "A TOTP code whose time step was already used was given again and refused; it counts towards the account lockout."},
+	{"auth.mfa.replayed", "authentication", "A TOTP code whose time step was already used was given again and refused; it counts towards the account lockout."},
 	{"mfa.recovery_code.used", "authentication", "A recovery code passed the TOTP prompt and was used up (codes left in details), or a wrong or used one was refused (failure)."},
 	{"mfa.recovery_codes.regenerated", "authentication", "A user replaced their recovery codes; the old ones stopped working."},
 	{"mfa.disabled", "authentication", "A user turned TOTP off or reset it to enrol a new authenticator; recovery codes and trusted devices went and other sessions ended."},

@@ -103,8 +103,9 @@ func TestGeneratedDocs(t *testing.T) {
 
 // actionInCode finds the action names the code records: Action: "…",
 // actorEvent(ctx, "…"), auditedRead(ctx, "…"),
-// tx.audit("…"), auditRead(ctx, "…") and DeleteSession(…, "…").
-var actionInCode = regexp.MustCompile(`(?:Action: |\.audit\(|(?:auditRead|auditedRead|actorEvent)\(ctx, |DeleteSession\(ctx, \w+, )"([a-z_]+(?:\.[a-z_]+)+)"`)
+// s.audit(ctx, id, "…"), tx.userEvent(id, "…"), tx.audit("…"),
+// auditRead(ctx, "…") and DeleteSession(…, "…").
+var actionInCode = regexp.MustCompile(`(?:Action: "|(?:\.audit|auditRead|auditedRead|actorEvent|userEvent|DeleteSession)\([^"()]*")([a-z_]+(?:\.[a-z_]+)+)"`)
 
 // TestAuditCatalogueMatchesCode keeps credtrack.AuditActions (and so
 // docs/audit.md) true: every action recorded by non-test code is listed,

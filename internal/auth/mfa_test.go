@@ -292,8 +292,8 @@ func TestMFAReplayAndWindow(t *testing.T) {
 		if _, err := svc.VerifyMFA(ctx, tok, c, false, false, ""); credtrack.ErrorCode(err) != credtrack.EINVALID {
 			t.Fatalf("replayed code: %v", err)
 		}
-		if n := countAction(t, db, "mfa.code.replayed"); n != 1 {
-			t.Fatalf("mfa.code.replayed events = %d", n)
+		if n := countAction(t, db, "auth.mfa.replayed"); n != 1 {
+			t.Fatalf("auth.mfa.replayed events = %d", n)
 		}
 		if s := stage(t, svc, tok); s != credtrack.StageMFA {
 			t.Fatalf("a replay passed the prompt: stage %q", s)

@@ -266,7 +266,7 @@ func (db *DB) SetTOTP(ctx context.Context, userID, secret string) error {
 
 // checkCode validates a TOTP code of an enrolled user inside tx and
 // records the step on success. On failure it audits ("mfa.failed" or
-// "mfa.code.replayed") and returns the error to give the caller; the
+// "auth.mfa.replayed") and returns the error to give the caller; the
 // transaction still commits, carrying only the audit event.
 func (tx *Tx) checkCode(userID, code, purpose string) (failed error, err error) {
 	r, err := tx.readTOTP(userID)
@@ -288,7 +288,7 @@ func (tx *Tx) checkCode(userID, code, purpose string) (failed error, err error) 
 	switch {
 	case errors.Is(verr, totp.ErrReplayed):
 		// ASVS 2.8.5 (4.0): a reused code is logged as such.
-		return errCode, tx.mfaEvent(userID, credtrack.AuditEvent{Action: "mfa.code.replayed", Outcome: credtrack.OutcomeFailure,
+		return errCode, tx.mfaEvent(userID, credtrack.AuditEvent{Action: "auth.mfa.replayed", Outcome: credtrack.OutcomeFailure,
 			Details: map[string]string{"purpose": purpose}})
 	case errors.Is(verr, totp.ErrInvalid):
 		return errCode, tx.mfaEvent(userID, credtrack.AuditEvent{Action: "mfa.failed", Outcome: credtrack.OutcomeFailure,
@@ -303,7 +303,7 @@ func (tx *Tx) checkCode(userID, code, purpose string) (failed error, err error) 
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return errCode, tx.mfaEvent(userID, credtrack.AuditEvent{Action: "mfa.code.replayed", Outcome: credtrack.OutcomeFailure,
+		return errCode, tx.mfaEvent(userID, credtrack.AuditEvent{Action: "auth.mfa.replayed", Outcome: credtrack.OutcomeFailure,
 			Details: map[string]string{"purpose": purpose}})
 	}
 	return nil, nil
@@ -328,7 +328,7 @@ func (db *DB) countFailure(ctx context.Context, res *credtrack.MFAResult, failed
 // the last used one and the session gets a new token with MFA passed
 // (Result.Token; the old token stops working, against session fixation).
 // A wrong or replayed code gives EINVALID (one message for both), is
-// audited ("mfa.failed", "mfa.code.replayed") and counts towards the
+// audited ("mfa.failed", "auth.mfa.replayed") and counts towards the
 // account's lockout, shared with wrong passwords; on a locked account the
 // code is not checked. Audited as "mfa.verified".
 func (db *DB) VerifyTOTP(ctx context.Context, sessionToken, code string) (credtrack.MFAResult, error) {
