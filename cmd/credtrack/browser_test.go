@@ -29,7 +29,7 @@ const chromiumPath = "/usr/bin/chromium"
 
 // browserTimeout bounds one browser test, from starting Chromium to the
 // last assertion.
-const browserTimeout = 60 * time.Second
+const browserTimeout = 3 * time.Minute
 
 // newBrowser starts a headless Chromium with a fresh profile and returns a
 // chromedp context for one tab. Everything it does is bounded by

@@ -67,6 +67,11 @@ func (s *runningServer) Stop(t *testing.T) int {
 	}
 }
 
+// startBound is how long a server may take to start before the test gives
+// up. It is a hang guard, not a speed assertion: seeding the demo under the
+// race detector on a loaded two-core machine has taken over a minute.
+const startBound = 5 * time.Minute
+
 // startServer runs the command (serve or demo) on 127.0.0.1:0 and waits
 // until it serves.
 func startServer(t *testing.T, env map[string]string, args ...string) *runningServer {
@@ -82,7 +87,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *runningSe
 		s.URL = "http://" + addr
 	case code := <-s.done:
 		t.Fatalf("%v exited with %d before serving: %s", args, code, s.Stderr.String())
-	case <-time.After(60 * time.Second):
+	case <-time.After(startBound):
 		t.Fatalf("%v did not start: %s", args, s.Stderr.String())
 	}
 	t.Cleanup(func() { s.Stop(t) })
