@@ -41,6 +41,9 @@ var AuditActions = []AuditAction{
 	{"session.revoked", "authentication", "A user signed one of their other sessions out from the sessions page."},
 	{"session.revoked_others", "authentication", "A user signed out every other session; the count is in details."},
 	{"session.rotated", "authentication", "A session's token was replaced (after MFA, a password change or a role change); the old cookie no longer works."},
+	{"user.disabled", "administration", "An operator disabled an account: it cannot sign in, and every session and trusted device it had ended (count in details)."},
+	{"user.enabled", "administration", "An operator let a disabled account sign in again."},
+	{"session.limit_ended", "authentication", "A new sign-in went over the limit of sessions per account; the least recently used ones ended (count in details)."},
 	{"auth.throttled", "authentication", "Sign-in attempts from one network address exceeded the per-address limit and were refused with 429."},
 
 	// Sign-up, email verification and accepting invitations.

@@ -105,6 +105,12 @@ type TokenService interface {
 	CreateAPIToken(ctx context.Context, t *APIToken) (secret string, err error)
 }
 
+// MaxSessionsPerUser is the most sessions one account keeps at a time
+// (ASVS 7.1.1). A new sign-in beyond it ends the least recently used
+// session, so a forgotten browser cannot accumulate live sessions.
+// docs/sessions.md documents it with the timeouts.
+const MaxSessionsPerUser = 10
+
 // Session is a signed-in browser session. The token itself is never
 // stored: only its SHA-256.
 type Session struct {

@@ -105,7 +105,7 @@ func TestGeneratedDocs(t *testing.T) {
 // actorEvent(ctx, "…"), auditedRead(ctx, "…"),
 // s.audit(ctx, id, "…"), tx.userEvent(id, "…"), tx.audit("…"),
 // auditRead(ctx, "…") and DeleteSession(…, "…").
-var actionInCode = regexp.MustCompile(`(?:Action: "|(?:\.audit|auditRead|auditedRead|actorEvent|userEvent|DeleteSession)\([^"()]*")([a-z_]+(?:\.[a-z_]+)+)"`)
+var actionInCode = regexp.MustCompile(`(?:Action: "|(?:\.audit|auditRead|auditedRead|actorEvent|userEvent|eventInUserOrgs|DeleteSession)\([^"()]*")([a-z_]+(?:\.[a-z_]+)+)"`)
 
 // TestAuditCatalogueMatchesCode keeps credtrack.AuditActions (and so
 // docs/audit.md) true: every action recorded by non-test code is listed,

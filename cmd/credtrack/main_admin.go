@@ -97,11 +97,14 @@ func (m *Main) runOrg(ctx context.Context, args []string) error {
 	return nil
 }
 
-// runUser implements `credtrack user create`.
+// runUser implements `credtrack user create|disable|enable`.
 func (m *Main) runUser(ctx context.Context, args []string) error {
-	_, rest, err := m.subcommand("user", args, "create")
+	sub, rest, err := m.subcommand("user", args, "create", "disable", "enable")
 	if err != nil {
 		return err
+	}
+	if sub != "create" {
+		return m.runUserState(ctx, sub, rest)
 	}
 	cfg := config.Default()
 	fs := m.newFlagSet("user create", "user create --email EMAIL --org ORG --role ROLE [--password-file F | --password-stdin | --link] [flags]")
@@ -174,6 +177,41 @@ func (m *Main) runUser(ctx context.Context, args []string) error {
 	if secret != "" {
 		fmt.Fprintf(m.Stdout, "one-time set-password link (valid 24 hours, shown once):\n%s/set-password?token=%s\n", cfg.PublicURL(), secret)
 	}
+	return nil
+}
+
+// runUserState implements `credtrack user disable|enable --email E`.
+// Disabling ends every session and trusted device of the account at once.
+func (m *Main) runUserState(ctx context.Context, sub string, args []string) error {
+	cfg := config.Default()
+	fs := m.newFlagSet("user "+sub, "user "+sub+" --email EMAIL [flags]")
+	email := fs.String("email", "", "the account's email address (required)")
+	if err := parseErr(cfg.Load(fs, args, m.Getenv, storeFlags...)); err != nil {
+		return err
+	}
+	if *email == "" {
+		fmt.Fprintf(m.Stderr, "credtrack user %s: --email is required\n", sub)
+		return errUsage
+	}
+	a, err := m.openCurrent(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, err := a.db.FindUserByEmail(ctx, *email)
+	if err != nil {
+		return credtrack.Errorf(credtrack.ENOTFOUND, "there is no account with that address")
+	}
+	actx := credtrack.NewContextWithActor(ctx, credtrack.SystemActor("cli", ""))
+	if sub == "disable" {
+		err = a.db.DisableUser(actx, u.ID)
+	} else {
+		err = a.db.EnableUser(actx, u.ID)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "%sd account %s\n", sub, u.ID)
 	return nil
 }
 

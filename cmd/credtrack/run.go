@@ -41,7 +41,7 @@ func init() {
 		{"demo", "run the server with a demo organization, one login per role and ~200 providers", (*Main).runDemo},
 		{"migrate", "apply pending database migrations (`migrate status` shows the version)", (*Main).runMigrate},
 		{"org", "operator commands for organizations: `org create --name NAME`", (*Main).runOrg},
-		{"user", "operator commands for users: `user create --email E --org ORG --role ROLE`", (*Main).runUser},
+		{"user", "operator commands for users: `user create --email E --org ORG --role ROLE`, `user disable|enable --email E`", (*Main).runUser},
 		{"token", "operator commands for API tokens: `token create --org ORG --role ROLE --name NAME`", (*Main).runToken},
 		{"audit", "audit log tools: `audit verify [--org ORG]` recomputes the hash chains", (*Main).runAudit},
 		{"version", "print the version", (*Main).runVersion},

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strconv"
 	"time"
 
 	"credtrack"
@@ -24,6 +25,9 @@ func (db *DB) CreateSession(ctx context.Context, s *credtrack.Session, lifetime 
 			ts(s.ExpiresAt), ts(s.MFAAt), s.IP, s.UserAgent); err != nil {
 			return err
 		}
+		if err := tx.limitSessions(s.UserID, s.OrgID); err != nil {
+			return err
+		}
 		var role string
 		if s.OrgID != "" {
 			err := tx.queryRow("SELECT role FROM memberships WHERE org_id = ? AND user_id = ?", s.OrgID, s.UserID).Scan(&role)
@@ -40,6 +44,27 @@ func (db *DB) CreateSession(ctx context.Context, s *credtrack.Session, lifetime 
 		return "", err
 	}
 	return secret, nil
+}
+
+// limitSessions ends the user's least recently used sessions beyond
+// credtrack.MaxSessionsPerUser (the new one, just seen, is always kept).
+// Audited as "session.limit_ended" with the count, in the organization
+// the new session acts in.
+func (tx *Tx) limitSessions(userID, orgID string) error {
+	res, err := tx.exec(`DELETE FROM sessions WHERE user_id = ? AND id NOT IN (
+		SELECT id FROM sessions WHERE user_id = ? ORDER BY last_seen_at DESC, created_at DESC, id DESC LIMIT ?)`,
+		userID, userID, credtrack.MaxSessionsPerUser)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		a := credtrack.ActorFromContext(tx.ctx)
+		return tx.appendEvent(&credtrack.AuditEvent{OrgID: orgID, ActorKind: credtrack.ActorUser, ActorID: userID,
+			Action: "session.limit_ended", TargetType: "user", TargetID: userID, Outcome: credtrack.OutcomeSuccess,
+			IP: a.IP, UserAgent: a.UserAgent, RequestID: a.RequestID,
+			Details: map[string]string{"sessions_ended": strconv.FormatInt(n, 10), "limit": strconv.Itoa(credtrack.MaxSessionsPerUser)}})
+	}
+	return nil
 }
 
 // FindSessionByToken returns the session whose token hashes to the given
