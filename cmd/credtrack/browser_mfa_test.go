@@ -7,11 +7,14 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"credtrack/internal/mail/mailtest"
 
 	pqtotp "github.com/pquerna/otp/totp"
 )
@@ -36,16 +39,62 @@ func passDemoTOTP(t *testing.T, ctx context.Context, s *runningServer, role stri
 		chromedp.Click(chromedp.CSS(`form[action="/login/mfa"] button[type="submit"]`)))
 }
 
-// TestBrowserTOTP enrols TOTP in Chromium as the demo's auditor (a role
-// that does not require it): read the key from the enrolment page, compute
-// the code, see the ten recovery codes, sign out, sign in with a code,
-// then open the sessions page and revoke another session.
+// TestBrowserTOTP is issue 3's browser test, in Chromium, from nothing:
+// sign up as the founder of a new organization (its owner, who must use TOTP),
+// follow the verification link from a real SMTP listener, enrol TOTP
+// (read the key from the page, compute the code), see the ten recovery
+// codes, sign out, sign in with a code, then open the sessions page and
+// revoke another session.
 func TestBrowserTOTP(t *testing.T) {
 	requireChromium(t)
-	s := startServer(t, map[string]string{"CREDTRACK_DATA_DIR": filepath.Join(t.TempDir(), "data")}, "demo")
-	email, password := demoLogin(t, s, "auditor")
+	smtp := mailtest.NewServer(t)
+	host, port := smtp.Addr()
+	s := startServer(t, map[string]string{
+		"CREDTRACK_DATA_DIR":             filepath.Join(t.TempDir(), "data"),
+		"CREDTRACK_DEV_INSECURE_COOKIES": "true",
+		"CREDTRACK_SMTP_HOST":            host,
+		"CREDTRACK_SMTP_PORT":            strconv.Itoa(port),
+		"CREDTRACK_SMTP_TLS":             "none",
+		"CREDTRACK_SMTP_FROM":            "credtrack@test.example",
+	}, "serve")
+	s.URL = strings.Replace(s.URL, "127.0.0.1", "localhost", 1)
+	email, password := "rosa.nurse@test.example", "violet harbor kettle swims 93"
 	ctx := newBrowser(t)
 	console := watchConsole(t, ctx)
+
+	navigate(t, ctx, "open /signup", http.StatusOK, chromedp.Navigate(s.URL+"/signup"))
+	do(t, ctx, "fill the sign-up form",
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.Click(chromedp.CSS(`input[name="kind"][value="organization"]`)),
+		chromedp.SendKeys(chromedp.ID("org_name"), "Lakeside Staffing"),
+		chromedp.SendKeys(chromedp.ID("first_name"), "Rosa"),
+		chromedp.SendKeys(chromedp.ID("last_name"), "Delgado"),
+		chromedp.SendKeys(chromedp.ID("email"), email),
+		chromedp.Click(chromedp.CSS(`input[name="adult"]`)),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.SendKeys(chromedp.ID("confirm"), password),
+	)
+	navigate(t, ctx, "sign up", http.StatusOK, chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)))
+	if loc := must(t, ctx, "location", chromedp.Location()); loc != s.URL+"/verify-email" {
+		t.Fatalf("after signing up the browser is at %s, want /verify-email", loc)
+	}
+	msgs := smtp.WaitFor(t, 1, browserTimeout)
+	link := regexp.MustCompile(`https?://\S+/verify-email/confirm\?token=[A-Za-z0-9_-]+`).FindString(msgs[0].Text)
+	if link == "" {
+		t.Fatalf("no verification link in the email:\n%s", msgs[0].Text)
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	navigate(t, ctx, "follow the verification link", http.StatusOK, chromedp.Navigate(s.URL+u.RequestURI()))
+	navigate(t, ctx, "confirm the address", http.StatusOK,
+		chromedp.Click(chromedp.CSS(`form[action="/verify-email/confirm"] button[type="submit"]`)))
+	// The owner of the new organization must use TOTP: every page sends the
+	// browser to the enrolment until it is done.
+	if loc := must(t, ctx, "location", chromedp.Location()); loc != s.URL+"/account/mfa/enrol" {
+		t.Fatalf("after verifying, the browser is at %s, want the TOTP enrolment", loc)
+	}
 
 	signIn := func(what string) {
 		navigate(t, ctx, "open /login ("+what+")", http.StatusOK, chromedp.Navigate(s.URL+"/login"))
@@ -56,7 +105,6 @@ func TestBrowserTOTP(t *testing.T) {
 		)
 		navigate(t, ctx, "sign in ("+what+")", http.StatusOK, chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)))
 	}
-	signIn("first")
 	navigate(t, ctx, "open the enrolment page", http.StatusOK, chromedp.Navigate(s.URL+"/account/mfa/enrol"))
 	navigate(t, ctx, "start the enrolment", http.StatusOK,
 		chromedp.Click(chromedp.CSS(`form[action="/account/mfa/enrol/start"] button[type="submit"]`)))
