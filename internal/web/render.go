@@ -138,6 +138,12 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, current
 			p.Nav = append(p.Nav, NavLink{Href: href, Label: "Organization", Current: current == "org"})
 		}
 		p.Nav = append(p.Nav, NavLink{Href: "/account", Label: "Account", Current: current == "account"})
+		// Until signing in is finished (address verified, TOTP passed or
+		// enrolled), every page but the one that finishes it redirects:
+		// links would only lead back here.
+		if a.Stage != credtrack.StageReady {
+			p.Nav = nil
+		}
 	}
 	return p
 }
