@@ -90,12 +90,6 @@ func TestBrowserTOTP(t *testing.T) {
 	navigate(t, ctx, "follow the verification link", http.StatusOK, chromedp.Navigate(s.URL+u.RequestURI()))
 	navigate(t, ctx, "confirm the address", http.StatusOK,
 		chromedp.Click(chromedp.CSS(`form[action="/verify-email/confirm"] button[type="submit"]`)))
-	// The owner of the new organization must use TOTP: every page sends the
-	// browser to the enrolment until it is done.
-	if loc := must(t, ctx, "location", chromedp.Location()); loc != s.URL+"/account/mfa/enrol" {
-		t.Fatalf("after verifying, the browser is at %s, want the TOTP enrolment", loc)
-	}
-
 	signIn := func(what string) {
 		navigate(t, ctx, "open /login ("+what+")", http.StatusOK, chromedp.Navigate(s.URL+"/login"))
 		do(t, ctx, "fill the sign-in form ("+what+")",
@@ -104,6 +98,16 @@ func TestBrowserTOTP(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("password"), password),
 		)
 		navigate(t, ctx, "sign in ("+what+")", http.StatusOK, chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)))
+	}
+	// Signing up did not sign in; confirming sends the browser to sign in.
+	signIn("first")
+	// The owner of the new organization must use TOTP: every page sends the
+	// browser to the enrolment until it is done, with no navigation.
+	if loc := must(t, ctx, "location", chromedp.Location()); loc != s.URL+"/account/mfa/enrol" {
+		t.Fatalf("after signing in, the browser is at %s, want the TOTP enrolment", loc)
+	}
+	if n := must(t, ctx, "navigation links", chromedp.Evaluate[int](`document.querySelectorAll('a[href="/providers"], a[href="/account"]').length`)); n != 0 {
+		t.Errorf("the enrolment page shows %d navigation links before TOTP is set up", n)
 	}
 	navigate(t, ctx, "open the enrolment page", http.StatusOK, chromedp.Navigate(s.URL+"/account/mfa/enrol"))
 	navigate(t, ctx, "start the enrolment", http.StatusOK,

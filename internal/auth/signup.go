@@ -139,37 +139,39 @@ func checkName(first, last string) (string, string, error) {
 	return first, last, nil
 }
 
-// SignUp creates an account by one of the two open paths and returns a
-// session token for it (the session starts in the stage that asks for
-// email verification). The checks run first and write nothing when they
-// fail: the 18+ rule, the name, the address's form, the password policy
-// (with the email, name and organization as context words).
+// SignUp creates an account by one of the two open paths and emails the
+// link that confirms its address. It does not sign the account in: the
+// person signs in after confirming (or before, to reach only the page
+// that resends the link). The checks run first and write nothing when
+// they fail: the 18+ rule, the name, the address's form, the password
+// policy (with the email, name and organization as context words).
 //
-// An address that already has an account gets the same answer as a new
-// one, a nil error (with no session: token is ""), so the form cannot be
-// used to find accounts; the owner of the address is emailed that someone
-// tried to sign up with it, and nothing else changes. Audited by the
+// An address that already has an account gets exactly the same answer as
+// a new one, a nil error and no session either way, so neither the answer
+// nor a cookie tells whether the address has an account; the owner of the
+// address is emailed that someone tried to sign up with it, and nothing
+// else changes. Audited by the
 // store ("user.signed_up" and the rest) and, for a taken address, as
 // "user.signup.duplicate".
-func (s *Service) SignUp(ctx context.Context, req SignUpRequest) (string, error) {
+func (s *Service) SignUp(ctx context.Context, req SignUpRequest) error {
 	st, err := s.signupStore()
 	if err != nil {
-		return "", err
+		return err
 	}
 	if req.Kind != SignUpProvider && req.Kind != SignUpOrganization {
-		return "", credtrack.Errorf(credtrack.EINVALID, "Choose how you will use credtrack.")
+		return credtrack.Errorf(credtrack.EINVALID, "Choose how you will use credtrack.")
 	}
 	dob, err := s.checkAdult(req.DateOfBirth, req.Adult)
 	if err != nil {
-		return "", err
+		return err
 	}
 	first, last, err := checkName(req.FirstName, req.LastName)
 	if err != nil {
-		return "", err
+		return err
 	}
 	email, err := credtrack.NormalizeEmail(req.Email)
 	if err != nil {
-		return "", err
+		return err
 	}
 	name := first + " " + last
 	org := &credtrack.Organization{Name: strings.TrimSpace(req.OrgName), Kind: credtrack.OrgKindTeam}
@@ -181,33 +183,32 @@ func (s *Service) SignUp(ctx context.Context, req SignUpRequest) (string, error)
 		org.Name, org.Kind, role = name, credtrack.OrgKindPersonal, credtrack.RoleProvider
 		prov = &credtrack.Provider{FirstName: first, LastName: last, Email: email, Profession: req.Profession, DOB: dob}
 		if err := prov.Validate(); err != nil {
-			return "", err
+			return err
 		}
 	}
 	if err := org.Validate(); err != nil {
-		return "", err
+		return err
 	}
 	if err := password.NewPolicy().Check(ctx, req.Password, password.ContextWords(email, name, org.Name, "credtrack")); err != nil {
-		return "", err
+		return err
 	}
 	// Hash before knowing whether the address is taken, so both answers
 	// cost the same.
 	h, err := s.Hasher.Hash(req.Password)
 	if err != nil {
-		return "", err
+		return err
 	}
 	u := &credtrack.User{Email: email, Name: name, PasswordHash: h, AdultAttestedAt: s.now()}
 	secret, err := st.SignUp(ctx, u, org, role, prov, VerifyLifetime)
 	if credtrack.ErrorCode(err) == credtrack.ECONFLICT {
 		s.duplicateSignUp(ctx, email)
-		return "", nil
+		return nil
 	}
 	if err != nil {
-		return "", err
+		return err
 	}
 	s.sendVerification(ctx, u, secret)
-	a := credtrack.ActorFromContext(ctx)
-	return s.Store.CreateSession(ctx, &credtrack.Session{UserID: u.ID, OrgID: org.ID, IP: a.IP, UserAgent: a.UserAgent}, s.lifetime())
+	return nil
 }
 
 // duplicateSignUp tells the owner of a taken address that someone tried to

@@ -19,7 +19,7 @@ type Signup interface {
 	// SignUp creates an account with a personal workspace or a new
 	// organization and returns a session token for it. For an address
 	// that already has an account it returns "" and nil: the same answer.
-	SignUp(ctx context.Context, req auth.SignUpRequest) (token string, err error)
+	SignUp(ctx context.Context, req auth.SignUpRequest) error
 	// VerifyEmail consumes an email confirmation link token.
 	VerifyEmail(ctx context.Context, token string) error
 	// ResendVerification emails a new confirmation link to the user
@@ -146,9 +146,10 @@ func (h *Handler) handleSignupForm(w http.ResponseWriter, r *http.Request) {
 		Professions: credtrack.Professions})
 }
 
-// handleSignup creates the account, signs it in and sends it to the page
-// that asks for the emailed confirmation. An address that already has an
-// account gets the same redirect (without a session).
+// handleSignup creates the account and sends the browser to the page that
+// asks for the emailed confirmation, without signing in: an address that
+// already has an account gets the very same answer, so neither the page
+// nor a cookie tells whether it had one.
 func (h *Handler) handleSignup(w http.ResponseWriter, r *http.Request) {
 	if h.noSignup(w, r) {
 		return
@@ -178,8 +179,7 @@ func (h *Handler) handleSignup(w http.ResponseWriter, r *http.Request) {
 		retry(http.StatusBadRequest, "The two passwords do not match.")
 		return
 	}
-	token, err := h.signup.SignUp(r.Context(), req)
-	if err != nil {
+	if err := h.signup.SignUp(r.Context(), req); err != nil {
 		if credtrack.ErrorCode(err) == credtrack.EINVALID {
 			retry(http.StatusBadRequest, credtrack.ErrorMessage(err))
 			return
@@ -187,16 +187,13 @@ func (h *Handler) handleSignup(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, err)
 		return
 	}
-	if token != "" {
-		h.startSession(w, r, token)
-	}
 	http.Redirect(w, r, "/verify-email", http.StatusSeeOther)
 }
 
-// handleVerifyEmail is the "check your inbox" page. It is public so that
-// a sign-up with an address that already has an account (which gets no
-// session) lands on the same page as a new one; a signed-in, unverified
-// user also gets the resend button, and a verified one goes home.
+// handleVerifyEmail is the "check your inbox" page. It is public because
+// a sign-up does not sign in; a signed-in, unverified user (who signed in
+// before confirming) also gets the resend button, and a verified one goes
+// home.
 func (h *Handler) handleVerifyEmail(w http.ResponseWriter, r *http.Request) {
 	if h.noSignup(w, r) {
 		return

@@ -117,6 +117,12 @@ func TestSignupPagesEndToEnd(t *testing.T) {
 		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/verify-email" {
 			t.Fatalf("POST /signup = %d %s: %s", w.Code, w.Header().Get("Location"), w.Body)
 		}
+		// Signing up does not sign in: the answer is the taken address's.
+		if c := sessionCookieOf(w); c != nil {
+			t.Fatalf("sign-up set a session cookie: %+v", c)
+		}
+		// Signing in before confirming reaches only the confirmation page.
+		w = e.do("POST", "/login", url.Values{"email": {"nia@example.org"}, "password": {"violet harbour trombone quietly"}}, nil)
 		c := sessionCookieOf(w)
 		if c == nil || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode {
 			t.Fatalf("session cookie = %+v", c)
@@ -174,7 +180,8 @@ func TestSignupTakenAddressSameAnswer(t *testing.T) {
 		form.Set("kind", "organization")
 		form.Set("org_name", "Takeover")
 		again := e.do("POST", "/signup", form, nil)
-		if again.Code != first.Code || again.Header().Get("Location") != first.Header().Get("Location") || again.Body.String() != first.Body.String() {
+		if again.Code != first.Code || again.Header().Get("Location") != first.Header().Get("Location") || again.Body.String() != first.Body.String() ||
+			strings.Join(again.Header().Values("Set-Cookie"), "\n") != strings.Join(first.Header().Values("Set-Cookie"), "\n") {
 			t.Fatalf("answers differ: %d %s vs %d %s", first.Code, first.Header().Get("Location"), again.Code, again.Header().Get("Location"))
 		}
 		if e.count("users") != users || e.count("organizations") != users {
