@@ -108,8 +108,9 @@ func (c *Credential) Status(today Date, windowDays int) CredentialStatus {
 	return StatusActive
 }
 
-// Validate checks a credential before it is stored, including the check
-// digits of NPI and DEA numbers.
+// Validate checks a credential before it is stored: the common fields the
+// type requires (CredentialSpec), the check digits of NPI and DEA numbers,
+// the dates and the type-specific Details (ValidateDetails).
 func (c *Credential) Validate() error {
 	if !slices.Contains(CredentialTypes, c.Type) {
 		return Errorf(EINVALID, "unknown credential type %q", c.Type)
@@ -117,7 +118,11 @@ func (c *Credential) Validate() error {
 	if c.ProviderID == "" {
 		return Errorf(EINVALID, "a credential belongs to a provider")
 	}
+	spec := c.Type.Spec()
 	c.Number = strings.TrimSpace(c.Number)
+	c.Issuer = strings.TrimSpace(c.Issuer)
+	c.Jurisdiction = strings.ToUpper(strings.TrimSpace(c.Jurisdiction))
+	c.Notes = strings.TrimSpace(c.Notes)
 	switch c.Type {
 	case CredNPI:
 		if !ValidNPI(c.Number) {
@@ -133,14 +138,43 @@ func (c *Credential) Validate() error {
 			return Errorf(EINVALID, "a state license needs a number and a state")
 		}
 	}
+	label := func(l string) string { return strings.ToLower(l) }
+	switch {
+	case spec.RequireNumber && c.Number == "":
+		return Errorf(EINVALID, "%s: %s is required", c.Type.Label(), label(spec.NumberLabel))
+	case spec.RequireIssuer && c.Issuer == "":
+		return Errorf(EINVALID, "%s: %s is required", c.Type.Label(), label(spec.IssuerLabel))
+	case spec.RequireJurisdiction && c.Jurisdiction == "":
+		return Errorf(EINVALID, "%s: %s is required", c.Type.Label(), label(spec.JurisdictionLabel))
+	case spec.RequireIssued && c.IssuedOn.IsZero():
+		return Errorf(EINVALID, "%s: %s date is required", c.Type.Label(), label(spec.IssuedLabel))
+	case spec.RequireExpires && c.ExpiresOn.IsZero():
+		return Errorf(EINVALID, "%s: %s date is required", c.Type.Label(), label(spec.ExpiresLabel))
+	}
+	if spec.JurisdictionState && c.Jurisdiction != "" && !validState(c.Jurisdiction) {
+		return Errorf(EINVALID, "%s must be a two-letter code", label(cmpOr(spec.JurisdictionLabel, "jurisdiction")))
+	}
 	if len(c.Number) > 50 {
 		return Errorf(EINVALID, "credential number is longer than 50 characters")
+	}
+	if len(c.Issuer) > 200 || len(c.Jurisdiction) > 50 || len(c.Notes) > 4000 || len(c.VerifiedBy) > 200 {
+		return Errorf(EINVALID, "a credential field is too long")
 	}
 	if !c.IssuedOn.IsZero() && !c.ExpiresOn.IsZero() && c.ExpiresOn.Before(c.IssuedOn.Time) {
 		return Errorf(EINVALID, "expiry date is before the issue date")
 	}
+	if err := c.ValidateDetails(); err != nil {
+		return err
+	}
 	c.NumberLast4 = Last4(c.Number)
 	return nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // CredentialService manages credentials in the organization in ctx.
@@ -150,4 +184,12 @@ type CredentialService interface {
 	CreateCredential(ctx context.Context, c *Credential) error
 	// FindCredentialByID returns one credential with its number; the read is audited.
 	FindCredentialByID(ctx context.Context, id string) (*Credential, error)
+	// UpdateCredential replaces the stored fields of credential c.ID with
+	// c's (credential.write); the provider cannot change. An empty Number
+	// keeps the stored number. Audited as "credential.updated" with the
+	// names of the changed fields.
+	UpdateCredential(ctx context.Context, c *Credential) error
+	// DeleteCredential deletes a credential (credential.write); documents
+	// attached to it stay on the provider. Audited as "credential.deleted".
+	DeleteCredential(ctx context.Context, id string) error
 }

@@ -26,6 +26,9 @@ type Organization struct {
 	// ExpiringWindowDays is how many days before expiry a credential counts
 	// as "expiring". Default 90.
 	ExpiringWindowDays int
+	// RequiredCredentials overrides the default required credential types
+	// per profession; nil means the defaults for every profession.
+	RequiredCredentials RequiredCredentialSet
 }
 
 // Validate checks an organization before it is stored.

@@ -42,4 +42,8 @@ type OrgSettings struct {
 	// ExpiringWindowDays is how many days before expiry a credential counts
 	// as expiring (1–365).
 	ExpiringWindowDays int
+	// RequiredCredentials overrides the required credential types per
+	// profession. When saving, nil leaves the stored set unchanged; an
+	// empty, non-nil set restores the defaults.
+	RequiredCredentials RequiredCredentialSet
 }

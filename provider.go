@@ -135,8 +135,14 @@ const (
 )
 
 // Status derives the provider's overall status from its credentials and the
-// credential types required for its profession.
+// default credential types required for its profession.
 func (p *Provider) Status(today Date, windowDays int) ProviderStatus {
+	return p.StatusWith(today, windowDays, nil)
+}
+
+// StatusWith derives the provider's overall status with an organization's
+// required-credential set (nil means the defaults).
+func (p *Provider) StatusWith(today Date, windowDays int, req RequiredCredentialSet) ProviderStatus {
 	if !p.Active {
 		return ProviderInactive
 	}
@@ -147,7 +153,7 @@ func (p *Provider) Status(today Date, windowDays int) ProviderStatus {
 			worst = s
 		}
 	}
-	if len(p.MissingTypes()) > 0 && rank[StatusMissing] > rank[worst] {
+	if len(p.MissingFrom(req)) > 0 && rank[StatusMissing] > rank[worst] {
 		worst = StatusMissing
 	}
 	switch worst {
@@ -163,11 +169,15 @@ func (p *Provider) Status(today Date, windowDays int) ProviderStatus {
 	return ProviderCompliant
 }
 
-// MissingTypes lists the required credential types (for the provider's
-// profession) that the provider holds no credential of.
-func (p *Provider) MissingTypes() []CredentialType {
+// MissingTypes lists the default required credential types (for the
+// provider's profession) that the provider holds no credential of.
+func (p *Provider) MissingTypes() []CredentialType { return p.MissingFrom(nil) }
+
+// MissingFrom lists the credential types an organization's set requires
+// for the provider's profession that the provider holds none of.
+func (p *Provider) MissingFrom(req RequiredCredentialSet) []CredentialType {
 	var missing []CredentialType
-	for _, t := range RequiredCredentials(p.Profession) {
+	for _, t := range req.For(p.Profession) {
 		if !slices.ContainsFunc(p.Credentials, func(c *Credential) bool { return c.Type == t }) {
 			missing = append(missing, t)
 		}
@@ -176,7 +186,8 @@ func (p *Provider) MissingTypes() []CredentialType {
 }
 
 // RequiredCredentials returns the default required-credential set for a
-// profession. Organizations will be able to override it (issue 5).
+// profession. Organizations override it per profession
+// (RequiredCredentialSet, on the organization settings page).
 func RequiredCredentials(p Profession) []CredentialType {
 	switch p {
 	case ProfRN, ProfLPN:
@@ -191,15 +202,86 @@ func RequiredCredentials(p Profession) []CredentialType {
 	return nil
 }
 
+// RequiredCredentialSet is an organization's override of the required
+// credential types per profession. A profession that is not a key uses
+// the defaults of RequiredCredentials; a key with an empty list requires
+// nothing.
+type RequiredCredentialSet map[Profession][]CredentialType
+
+// For returns the credential types required for a profession.
+func (s RequiredCredentialSet) For(p Profession) []CredentialType {
+	if ts, ok := s[p]; ok {
+		return ts
+	}
+	return RequiredCredentials(p)
+}
+
+// Validate checks that every key is a profession and every value a
+// credential type, and sorts each list in display order without repeats.
+// Entries equal to the defaults are dropped, so that an organization
+// follows future changes of the defaults for professions it never changed.
+func (s RequiredCredentialSet) Validate() error {
+	for prof, ts := range s {
+		if !slices.Contains(Professions, prof) {
+			return Errorf(EINVALID, "unknown profession %q", prof)
+		}
+		var clean []CredentialType
+		for _, t := range CredentialTypes {
+			if slices.Contains(ts, t) {
+				clean = append(clean, t)
+			}
+		}
+		for _, t := range ts {
+			if !slices.Contains(CredentialTypes, t) {
+				return Errorf(EINVALID, "unknown credential type %q", t)
+			}
+		}
+		if slices.Equal(clean, RequiredCredentials(prof)) {
+			delete(s, prof)
+			continue
+		}
+		if clean == nil {
+			clean = []CredentialType{}
+		}
+		s[prof] = clean
+	}
+	return nil
+}
+
 // ProviderFilter selects providers for a list page or export.
 type ProviderFilter struct {
 	Query      string // matches names (case-insensitive substring)
 	NPI        string // exact match through the blind index
 	Profession Profession
 	Status     ProviderStatus
-	Limit      int // default 50, at most 500
-	Offset     int
+	// CredentialType keeps providers holding at least one credential of this type.
+	CredentialType CredentialType
+	// ExpiringWithinDays, when > 0, keeps providers with a credential
+	// expiring between today and today plus this many days.
+	ExpiringWithinDays int
+	Sort               ProviderSort
+	Limit              int // default 50, at most 500
+	Offset             int
 }
+
+// ProviderSort orders a provider list.
+type ProviderSort string
+
+// The orders of a provider list; the zero value is SortName.
+const (
+	SortName       ProviderSort = "name"
+	SortNameDesc   ProviderSort = "-name"
+	SortNextExpiry ProviderSort = "expiry"  // soonest credential expiry first; none last
+	SortWorstFirst ProviderSort = "status"  // overall status, worst first, then name
+	SortUpdated    ProviderSort = "updated" // most recently changed first
+)
+
+// ProviderSorts lists the orders in display order.
+var ProviderSorts = []ProviderSort{SortName, SortNameDesc, SortNextExpiry, SortWorstFirst, SortUpdated}
+
+// ProviderStatuses lists the overall statuses, worst first.
+var ProviderStatuses = []ProviderStatus{ProviderExpired, ProviderMissing, ProviderExpiring, ProviderPending,
+	ProviderCompliant, ProviderInactive}
 
 // ProviderService manages the providers of the organization in ctx.
 type ProviderService interface {
@@ -211,4 +293,14 @@ type ProviderService interface {
 	// FindProviders returns one page of providers (with credential
 	// summaries, no sensitive numbers) and the total that match.
 	FindProviders(ctx context.Context, f ProviderFilter) ([]*Provider, int, error)
+	// UpdateProvider replaces the stored fields of provider p.ID with p's
+	// (provider.write). NPI is replaced as given (it is opened by
+	// FindProviderByID); SSN and DOB, which reads never open, are kept when
+	// p leaves them empty. Audited as "provider.updated" with the names of
+	// the changed fields.
+	UpdateProvider(ctx context.Context, p *Provider) error
+	// DeleteProvider deletes a provider with its credentials, verification
+	// records and document records (provider.write). Audited as
+	// "provider.deleted". Another organization's ID gives ENOTFOUND.
+	DeleteProvider(ctx context.Context, id string) error
 }

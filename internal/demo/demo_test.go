@@ -587,3 +587,21 @@ func (s *fakeStore) FindCredentialByID(ctx context.Context, id string) (*credtra
 	cp := *c
 	return &cp, nil
 }
+
+// The seed never updates or deletes records.
+
+func (s *fakeStore) UpdateProvider(ctx context.Context, p *credtrack.Provider) error {
+	return credtrack.Errorf(credtrack.EUNSUPPORTED, "not in the fake")
+}
+
+func (s *fakeStore) DeleteProvider(ctx context.Context, id string) error {
+	return credtrack.Errorf(credtrack.EUNSUPPORTED, "not in the fake")
+}
+
+func (s *fakeStore) UpdateCredential(ctx context.Context, c *credtrack.Credential) error {
+	return credtrack.Errorf(credtrack.EUNSUPPORTED, "not in the fake")
+}
+
+func (s *fakeStore) DeleteCredential(ctx context.Context, id string) error {
+	return credtrack.Errorf(credtrack.EUNSUPPORTED, "not in the fake")
+}

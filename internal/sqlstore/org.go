@@ -31,7 +31,12 @@ func scanOrg(row interface{ Scan(...any) error }) (*credtrack.Organization, erro
 	var o credtrack.Organization
 	var kind string
 	var created sql.NullInt64
-	if err := row.Scan(&o.ID, &o.Name, &kind, &o.ExpiringWindowDays, &created); err != nil {
+	var set string
+	if err := row.Scan(&o.ID, &o.Name, &kind, &o.ExpiringWindowDays, &created, &set); err != nil {
+		return nil, err
+	}
+	var err error
+	if o.RequiredCredentials, err = parseRequiredSet(set); err != nil {
 		return nil, err
 	}
 	o.Kind, o.CreatedAt = credtrack.OrgKind(kind), fromTS(created)
@@ -43,7 +48,7 @@ func (db *DB) FindOrgByID(ctx context.Context, id string) (*credtrack.Organizati
 	var o *credtrack.Organization
 	err := db.view(ctx, func(tx *Tx) error {
 		var err error
-		o, err = scanOrg(tx.queryRow("SELECT id, name, kind, expiring_window_days, created_at FROM organizations WHERE id = ?", id))
+		o, err = scanOrg(tx.queryRow("SELECT id, name, kind, expiring_window_days, created_at, required_credentials FROM organizations WHERE id = ?", id))
 		return err
 	})
 	return o, err
@@ -54,7 +59,7 @@ func (db *DB) FindOrgByName(ctx context.Context, name string) (*credtrack.Organi
 	var o *credtrack.Organization
 	err := db.view(ctx, func(tx *Tx) error {
 		var err error
-		o, err = scanOrg(tx.queryRow("SELECT id, name, kind, expiring_window_days, created_at FROM organizations WHERE name = ? ORDER BY created_at, id LIMIT 1", name))
+		o, err = scanOrg(tx.queryRow("SELECT id, name, kind, expiring_window_days, created_at, required_credentials FROM organizations WHERE name = ? ORDER BY created_at, id LIMIT 1", name))
 		return err
 	})
 	return o, err

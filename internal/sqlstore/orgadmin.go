@@ -3,7 +3,12 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	"credtrack"
 )
@@ -362,19 +367,24 @@ func (db *DB) GetOrgSettings(ctx context.Context) (*credtrack.OrgSettings, error
 	var s credtrack.OrgSettings
 	err = db.view(ctx, func(tx *Tx) error {
 		var req int
-		if err := tx.queryRow("SELECT name, require_mfa, expiring_window_days FROM organizations WHERE id = ?", org).
-			Scan(&s.Name, &req, &s.ExpiringWindowDays); err != nil {
+		var set string
+		if err := tx.queryRow("SELECT name, require_mfa, expiring_window_days, required_credentials FROM organizations WHERE id = ?", org).
+			Scan(&s.Name, &req, &s.ExpiringWindowDays, &set); err != nil {
 			return err
 		}
 		s.RequireMFA = req != 0
-		return nil
+		var perr error
+		s.RequiredCredentials, perr = parseRequiredSet(set)
+		return perr
 	})
 	return &s, err
 }
 
-// UpdateOrgSettings changes whether every member must use TOTP and the
-// expiring window of the actor's organization (org.manage). s.Name is
-// ignored. Audited as "org.settings_changed" with the new values.
+// UpdateOrgSettings changes whether every member must use TOTP, the
+// expiring window and, when s.RequiredCredentials is not nil, the required
+// credential types per profession of the actor's organization
+// (org.manage). s.Name is ignored. Audited as "org.settings_changed" with
+// the new values (the professions whose requirements changed by name).
 func (db *DB) UpdateOrgSettings(ctx context.Context, s credtrack.OrgSettings) error {
 	org, err := orgScope(ctx, credtrack.PermOrgManage)
 	if err != nil {
@@ -387,13 +397,46 @@ func (db *DB) UpdateOrgSettings(ctx context.Context, s credtrack.OrgSettings) er
 	if s.RequireMFA {
 		req = 1
 	}
+	if s.RequiredCredentials != nil {
+		s.RequiredCredentials = maps.Clone(s.RequiredCredentials)
+		if err := s.RequiredCredentials.Validate(); err != nil {
+			return err
+		}
+	}
 	return db.update(ctx, func(tx *Tx) error {
 		if _, err := tx.exec("UPDATE organizations SET require_mfa = ?, expiring_window_days = ? WHERE id = ?",
 			req, s.ExpiringWindowDays, org); err != nil {
 			return err
 		}
-		return tx.audit("org.settings_changed", "organization", org, credtrack.OutcomeSuccess, map[string]string{
-			"require_mfa": strconv.FormatBool(s.RequireMFA), "expiring_window_days": strconv.Itoa(s.ExpiringWindowDays)})
+		details := map[string]string{
+			"require_mfa": strconv.FormatBool(s.RequireMFA), "expiring_window_days": strconv.Itoa(s.ExpiringWindowDays)}
+		if s.RequiredCredentials != nil {
+			var old string
+			if err := tx.queryRow("SELECT required_credentials FROM organizations WHERE id = ?", org).Scan(&old); err != nil {
+				return err
+			}
+			before, err := parseRequiredSet(old)
+			if err != nil {
+				return err
+			}
+			var changed []string
+			for _, p := range credtrack.Professions {
+				if !slices.Equal(before.For(p), s.RequiredCredentials.For(p)) {
+					changed = append(changed, string(p))
+				}
+			}
+			if len(changed) > 0 {
+				b, err := json.Marshal(s.RequiredCredentials)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.exec("UPDATE organizations SET required_credentials = ? WHERE id = ?", string(b), org); err != nil {
+					return err
+				}
+				details["required_credentials_changed"] = strings.Join(changed, ",")
+			}
+		}
+		return tx.audit("org.settings_changed", "organization", org, credtrack.OutcomeSuccess, details)
 	})
 }
 
@@ -492,4 +535,16 @@ func (db *DB) SwitchSessionOrg(ctx context.Context, token, orgID string) (string
 		return "", err
 	}
 	return secret, nil
+}
+
+// parseRequiredSet reads organizations.required_credentials.
+func parseRequiredSet(s string) (credtrack.RequiredCredentialSet, error) {
+	set := credtrack.RequiredCredentialSet{}
+	if s == "" {
+		return set, nil
+	}
+	if err := json.Unmarshal([]byte(s), &set); err != nil {
+		return nil, fmt.Errorf("sqlstore: required_credentials: %w", err)
+	}
+	return set, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"credtrack"
@@ -245,19 +246,47 @@ func (db *DB) FindProviders(ctx context.Context, f credtrack.ProviderFilter) ([]
 	if f.Profession != "" {
 		where, args = append(where, "profession = ?"), append(args, string(f.Profession))
 	}
-	limit, offset := clampLimit(f.Limit), max(f.Offset, 0)
 	today := credtrack.DateOf(db.now())
+	if f.CredentialType != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM credentials c WHERE c.org_id = providers.org_id AND c.provider_id = providers.id AND c.type = ?)")
+		args = append(args, string(f.CredentialType))
+	}
+	if f.ExpiringWithinDays > 0 {
+		where = append(where, "EXISTS (SELECT 1 FROM credentials c WHERE c.org_id = providers.org_id AND c.provider_id = providers.id"+
+			" AND c.expires_on <> '' AND c.expires_on >= ? AND c.expires_on <= ?)")
+		args = append(args, today.String(), credtrack.Date{Time: today.AddDate(0, 0, min(f.ExpiringWithinDays, 3660))}.String())
+	}
+	order := "sort_name, id"
+	switch f.Sort {
+	case credtrack.SortNameDesc:
+		order = "sort_name DESC, id DESC"
+	case credtrack.SortUpdated:
+		order = "updated_at DESC, id"
+	case credtrack.SortNextExpiry:
+		order = "COALESCE((SELECT min(c.expires_on) FROM credentials c WHERE c.org_id = providers.org_id AND c.provider_id = providers.id" +
+			" AND c.expires_on <> ''), '9999-12-31'), sort_name, id"
+	}
+	// The overall status is derived from the credentials, today's date and
+	// the organization's settings, so filtering and sorting by it run in Go
+	// over the organization's matches.
+	inGo := f.Status != "" || f.Sort == credtrack.SortWorstFirst
+	limit, offset := clampLimit(f.Limit), max(f.Offset, 0)
 	var out []*credtrack.Provider
 	total := 0
 	err = db.view(ctx, func(tx *Tx) error {
 		var window int
-		if err := tx.queryRow("SELECT expiring_window_days FROM organizations WHERE id = ?", org).Scan(&window); err != nil {
+		var set string
+		if err := tx.queryRow("SELECT expiring_window_days, required_credentials FROM organizations WHERE id = ?", org).Scan(&window, &set); err != nil {
+			return err
+		}
+		required, err := parseRequiredSet(set)
+		if err != nil {
 			return err
 		}
 		cond := strings.Join(where, " AND ")
-		q := "SELECT " + providerColumns + " FROM providers WHERE " + cond + " ORDER BY sort_name, id"
+		q := "SELECT " + providerColumns + " FROM providers WHERE " + cond + " ORDER BY " + order
 		qargs := args
-		if f.Status == "" {
+		if !inGo {
 			if err := tx.queryRow("SELECT count(*) FROM providers WHERE "+cond, args...).Scan(&total); err != nil {
 				return err
 			}
@@ -292,17 +321,22 @@ func (db *DB) FindProviders(ctx context.Context, f credtrack.ProviderFilter) ([]
 		for _, p := range all {
 			p.Credentials = creds[p.ID]
 		}
-		if f.Status == "" {
+		if !inGo {
 			out = all
 			return nil
 		}
-		// The overall status is derived from the credentials and today's
-		// date, so this filter runs in Go over the organization's matches.
 		var matched []*credtrack.Provider
+		status := map[*credtrack.Provider]credtrack.ProviderStatus{}
 		for _, p := range all {
-			if p.Status(today, window) == f.Status {
+			s := p.StatusWith(today, window, required)
+			if f.Status == "" || s == f.Status {
 				matched = append(matched, p)
+				status[p] = s
 			}
+		}
+		if f.Sort == credtrack.SortWorstFirst {
+			rank := func(s credtrack.ProviderStatus) int { return slices.Index(credtrack.ProviderStatuses, s) }
+			slices.SortStableFunc(matched, func(a, b *credtrack.Provider) int { return rank(status[a]) - rank(status[b]) })
 		}
 		total = len(matched)
 		out = matched[min(offset, len(matched)):min(offset+limit, len(matched))]

@@ -196,6 +196,16 @@ func (f *fakeProviders) FindProviders(ctx context.Context, flt credtrack.Provide
 	return match[lo:hi], total, nil
 }
 
+// UpdateProvider and DeleteProvider are not used by these handler tests;
+// the record pages are tested against the real store in cmd/credtrack.
+func (f *fakeProviders) UpdateProvider(ctx context.Context, p *credtrack.Provider) error {
+	return credtrack.Errorf(credtrack.EUNSUPPORTED, "not in the fake")
+}
+
+func (f *fakeProviders) DeleteProvider(ctx context.Context, id string) error {
+	return credtrack.Errorf(credtrack.EUNSUPPORTED, "not in the fake")
+}
+
 func (f *fakeProviders) lastActor() credtrack.Actor {
 	f.mu.Lock()
 	defer f.mu.Unlock()
