@@ -164,7 +164,9 @@ func (db *DB) OpenDocument(ctx context.Context, id string) (*credtrack.Document,
 }
 
 // FindDocuments lists the documents of one provider of the actor's
-// organization, newest first, without keys. Audited as "document.listed".
+// organization, newest first, without keys, with PossibleFraud set on
+// those whose fingerprint is also on record for another provider. Audited
+// as "document.listed".
 func (db *DB) FindDocuments(ctx context.Context, providerID string) ([]*credtrack.Document, error) {
 	org, err := credtrack.OrgIDFromContext(ctx)
 	if err != nil {
@@ -184,6 +186,30 @@ func (db *DB) FindDocuments(ctx context.Context, providerID string) ([]*credtrac
 		docs, err := tx.documents("org_id = ? AND provider_id = ?", org, providerID)
 		if err != nil {
 			return nil, err
+		}
+		// Flag the documents whose fingerprint is also on record for
+		// another provider of the organization (possible fraud).
+		rows, err := tx.query(`SELECT d.id FROM documents d WHERE d.org_id = ? AND d.provider_id = ? AND EXISTS
+			(SELECT 1 FROM documents o WHERE o.org_id = d.org_id AND o.sha256 = d.sha256 AND o.provider_id <> d.provider_id)`,
+			org, providerID)
+		if err != nil {
+			return nil, err
+		}
+		flagged := map[string]bool{}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			flagged[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for _, d := range docs {
+			d.PossibleFraud = flagged[d.ID]
 		}
 		out = docs
 		return actorEvent(ctx, "document.listed", "provider", providerID, credtrack.OutcomeSuccess,

@@ -277,6 +277,14 @@ func (db *DB) RevealProviderField(ctx context.Context, providerID, field string)
 		return "", err
 	}
 	if !slices.Contains(revealableProviderFields, field) {
+		// Another organization's record is not found, whatever the field.
+		err := db.view(ctx, func(tx *Tx) error {
+			var one int
+			return tx.queryRow("SELECT 1 FROM providers WHERE id = ? AND org_id = ?", providerID, org).Scan(&one)
+		})
+		if err != nil {
+			return "", err
+		}
 		return "", credtrack.Errorf(credtrack.EINVALID, "unknown field")
 	}
 	var value string
