@@ -348,7 +348,7 @@ func compare(p *credtrack.Provider, c *credtrack.Credential, n *LookupResponse, 
 		exp := credtrack.DateOf(l.LicenseExpirationDate.Time)
 		add(credtrack.Finding{Field: "expires_on", Record: c.ExpiresOn.String(), Source: exp.String(),
 			Match: c.ExpiresOn.IsZero() || c.ExpiresOn.Equal(exp.Time),
-			Note: map[bool]string{true: "no expiry date on the record", false: ""}[c.ExpiresOn.IsZero()]})
+			Note:  map[bool]string{true: "no expiry date on the record", false: ""}[c.ExpiresOn.IsZero()]})
 	}
 	for _, d := range l.Disciplines {
 		var acts []string
