@@ -60,12 +60,17 @@ func (db *DB) ClaimJob(ctx context.Context, worker string, kinds []string, lease
 		var org sql.NullString
 		var runAfter, created sql.NullInt64
 		var jargs string
-		return tx.queryRow(`UPDATE jobs SET state = 'running', locked_until = ?, locked_by = ?, attempts = attempts + 1, updated_at = ?
+		if err := tx.queryRow(`UPDATE jobs SET state = 'running', locked_until = ?, locked_by = ?, attempts = attempts + 1, updated_at = ?
 			WHERE id = (SELECT id FROM jobs
 				WHERE (state = 'queued' OR (state = 'running' AND locked_until < ?)) AND run_after <= ? AND kind IN (`+placeholders(len(kinds))+`)
 				ORDER BY run_after, id LIMIT 1`+lock+`)
 			RETURNING id, org_id, kind, key, args, attempts, run_after, created_at`, args...).Scan(
-			&j.ID, &org, &j.Kind, &j.Key, &jargs, &j.Attempts, &runAfter, &created)
+			&j.ID, &org, &j.Kind, &j.Key, &jargs, &j.Attempts, &runAfter, &created); err != nil {
+			return err
+		}
+		// The handler needs the job's organization and arguments.
+		j.OrgID, j.Args, j.RunAfter, j.CreatedAt, j.State = org.String, []byte(jargs), fromTS(runAfter), fromTS(created), "running"
+		return nil
 	})
 	if err != nil {
 		return nil, err

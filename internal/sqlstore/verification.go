@@ -60,7 +60,8 @@ func scanVerification(row interface{ Scan(...any) error }) (*credtrack.Verificat
 // (verification.run). raw is the source's response, sealed here bound to
 // the verification's row; its SHA-256 is v.ResponseSHA256. A verified
 // result of a credential sets the credential's VerifiedAt and VerifiedBy
-// (its freshness); a check named by v.CheckID is marked done. A call to an
+// (its freshness); a check named by v.CheckID is marked done (closed for a
+// manual verification) unless the call failed. A call to an
 // automated source is also counted in the source's health log. Audited in
 // the same transaction as psv.<source>.requested (or psv.manual.recorded)
 // with the request and response metadata.
@@ -132,7 +133,9 @@ func (db *DB) RecordVerification(ctx context.Context, v *credtrack.Verification,
 				return err
 			}
 		}
-		if v.CheckID != "" {
+		// A failed call leaves its check pending: the job retries it, or
+		// turns it into a manual task when the source keeps failing.
+		if v.CheckID != "" && v.Result != credtrack.VerifyError {
 			state := credtrack.CheckDone
 			if v.Source == credtrack.SourceManual {
 				state = credtrack.CheckClosed
@@ -213,8 +216,8 @@ func (tx *Tx) recordSourceCall(c credtrack.SourceCall) error {
 	if len(msg) > 300 {
 		msg = msg[:300]
 	}
-	_, err := tx.exec("INSERT INTO psv_source_calls (id, source, at, ok, http_status, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		credtrack.NewID(), c.Source, ts(c.At), ok, c.HTTPStatus, c.Latency.Milliseconds(), msg)
+	_, err := tx.exec("INSERT INTO psv_source_calls (source, at, ok, http_status, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?)",
+		c.Source, ts(c.At), ok, c.HTTPStatus, c.Latency.Milliseconds(), msg)
 	return err
 }
 
@@ -455,7 +458,7 @@ func (db *DB) SourceHealth(ctx context.Context, source string, since time.Time) 
 		}
 		h.LastSuccess, h.LastFailure = fromTS(okAt), fromTS(failAt)
 		if failAt.Valid {
-			if err := tx.queryRow("SELECT error FROM psv_source_calls WHERE source = ? AND ok = 0 AND at = ? ORDER BY id LIMIT 1",
+			if err := tx.queryRow("SELECT error FROM psv_source_calls WHERE source = ? AND ok = 0 AND at = ? ORDER BY seq DESC LIMIT 1",
 				source, failAt.Int64).Scan(&h.LastError); err != nil {
 				return err
 			}
@@ -471,11 +474,13 @@ func (db *DB) SourceHealth(ctx context.Context, source string, since time.Time) 
 			h.AvgLatency = time.Duration(sum.Int64/int64(h.Calls)) * time.Millisecond
 		}
 		h.MaxLatency = time.Duration(max.Int64) * time.Millisecond
-		after := int64(0)
-		if okAt.Valid {
-			after = okAt.Int64
+		// Failures since the last success, in insertion order (several
+		// calls may share a timestamp).
+		var okSeq sql.NullInt64
+		if err := tx.queryRow("SELECT max(seq) FROM psv_source_calls WHERE source = ? AND ok = 1", source).Scan(&okSeq); err != nil {
+			return err
 		}
-		if err := tx.queryRow("SELECT count(*) FROM psv_source_calls WHERE source = ? AND ok = 0 AND at > ?", source, after).
+		if err := tx.queryRow("SELECT count(*) FROM psv_source_calls WHERE source = ? AND ok = 0 AND seq > ?", source, okSeq.Int64).
 			Scan(&h.ConsecutiveFailures); err != nil {
 			return err
 		}

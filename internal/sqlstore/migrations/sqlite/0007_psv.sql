@@ -31,7 +31,7 @@ CREATE INDEX verification_checks_org_state ON verification_checks (org_id, state
 CREATE INDEX verification_checks_source_state ON verification_checks (source, state);
 
 CREATE TABLE psv_source_calls (
-    id          TEXT PRIMARY KEY,
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     source      TEXT NOT NULL,
     at          BIGINT NOT NULL,
     ok          INTEGER NOT NULL,
