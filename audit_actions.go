@@ -89,4 +89,15 @@ var AuditActions = []AuditAction{
 	{"document.verified", "reads", "A file or fingerprint was checked against the organization's documents; the number of matches and possible_fraud are in details, never the fingerprint."},
 	{"document.deleted", "records", "A document's record and wrapped key were deleted (its blob can no longer be decrypted) and the blob removed."},
 	{"document.orphan_removed", "records", "The sweep removed an encrypted blob that no document refers to (left by a crash between the blob write and the row insert; undecryptable without its row)."},
+	// Primary-source verification (internal/psv): one event per source call
+	// with its request and response metadata (never identifiers in clear).
+	{"psv.check.requested", "verification", "A verification of a provider or credential against a source was requested and queued (or created as a manual task when the source is failing); source and state in details."},
+	{"psv.nppes.requested", "verification", "The NPPES NPI Registry was queried; the masked request (kind, NPI last 4) and the response metadata (HTTP status, latency, response SHA-256 and size, result, error) are in details."},
+	{"psv.nursys.requested", "verification", "Nursys e-Notify was asked for a nurse's license; the masked request (jurisdiction, license type, license last 4) and the response metadata are in details."},
+	{"psv.license_file.requested", "verification", "A state board's bulk license file was searched for a license; the masked request, the file version (name and SHA-256 prefix) and the result are in details."},
+	{"psv.manual.recorded", "verification", "A coordinator recorded a manual verification (what was checked, the date, the result and the attached document's ID)."},
+	{"psv.check.manual", "verification", "A queued check became a manual verification task because its source keeps failing or cannot take it; the reason is in details."},
+	{"psv.checks.listed", "reads", "The list of manual verification tasks (or checks in another state) was shown; the number of results is in details."},
+	{"verification.listed", "reads", "A provider's verification history was shown; the number of results is in details."},
+	{"verification.read", "reads", "A verification's evidence with its raw response (decrypted for display) was shown."},
 }

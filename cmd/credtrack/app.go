@@ -15,6 +15,7 @@ import (
 	"credtrack/internal/keyring"
 	"credtrack/internal/mail"
 	"credtrack/internal/password"
+	"credtrack/internal/psv"
 	"credtrack/internal/seal"
 	"credtrack/internal/sqlstore"
 )
@@ -32,6 +33,8 @@ type app struct {
 	// demoTOTPCode, set only by `credtrack demo`, gives the MFA prompt the
 	// current code of a demo account (see web.Options.DemoTOTPCode).
 	demoTOTPCode func(email string) (string, bool)
+	// psv is the verification service, built by verification().
+	psv *psv.Service
 }
 
 // newMailer returns the SMTP sender when smtp-host is set, else fallback.

@@ -18,6 +18,7 @@ import (
 	"credtrack/internal/config"
 	"credtrack/internal/jobs"
 	"credtrack/internal/mail"
+	"credtrack/internal/psv"
 	"credtrack/internal/server"
 	"credtrack/internal/web"
 )
@@ -51,7 +52,8 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 		AuditLog: a.db,
 		Signup:   authSvc,
 		MFA:      authSvc, DemoTOTPCode: a.demoTOTPCode,
-		Admin: &admin.Service{Store: a.db, Mail: authSvc.Mail, BaseURL: authSvc.BaseURL, Log: a.log},
+		Admin:    &admin.Service{Store: a.db, Mail: authSvc.Mail, BaseURL: authSvc.BaseURL, Log: a.log},
+		Verifier: a.verification(),
 	})
 	apiH := api.New(api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Audit: a.db, Orgs: a.db, Logger: a.log})
 	healthz, readyz := server.Health(a.db.Ping)
@@ -113,7 +115,9 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 	if err != nil {
 		return err
 	}
-	runner := jobs.NewRunner(a.db, a.log, jobs.Builtin(a.db, a.cfg.SessionIdle))
+	kinds := jobs.Builtin(a.db, a.cfg.SessionIdle)
+	kinds[psv.JobKind] = jobs.Kind{Handler: a.verification().RunJob}
+	runner := jobs.NewRunner(a.db, a.log, kinds)
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	jobsDone := make(chan struct{})
 	go func() { defer close(jobsDone); runner.Run(jobsCtx) }()

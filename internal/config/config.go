@@ -65,6 +65,19 @@ type Config struct {
 	SMTPFrom string
 	// SMTPTLS is mandatory (default), opportunistic or none.
 	SMTPTLS string
+	// NPPESURL is the NPPES NPI Registry API endpoint (version 2.1).
+	NPPESURL string
+	// NursysURL is the Nursys e-Notify REST base URL, issued by NCSBN with
+	// the institution's credentials. Empty turns Nursys verification off.
+	NursysURL string
+	// NursysUsername and NursysPassword are the institution's e-Notify API
+	// credentials. NursysPassword is a secret.
+	NursysUsername string
+	NursysPassword string
+	// LicenseDir holds state boards' bulk license files named
+	// "<board>-….txt" (docs/psv.md). Empty turns board-file
+	// verification off.
+	LicenseDir string
 }
 
 // Default returns the configuration used when nothing is set: data in
@@ -80,6 +93,7 @@ func Default() Config {
 		SessionIdle:     30 * time.Minute,
 		SessionLifetime: 12 * time.Hour,
 		SMTPTLS:         "mandatory",
+		NPPESURL:        "https://npiregistry.cms.hhs.gov/api/",
 	}
 }
 
@@ -119,6 +133,11 @@ func (c *Config) Fields() []Field {
 		{"smtp-password", "SMTP password", true, &c.SMTPPassword},
 		{"smtp-from", "sender address of account emails", false, &c.SMTPFrom},
 		{"smtp-tls", "SMTP encryption: mandatory, opportunistic or none", false, &c.SMTPTLS},
+		{"nppes-url", "NPPES NPI Registry API endpoint (version 2.1)", false, &c.NPPESURL},
+		{"nursys-url", "Nursys e-Notify REST base URL; empty turns Nursys verification off", false, &c.NursysURL},
+		{"nursys-username", "Nursys e-Notify institution API user name", false, &c.NursysUsername},
+		{"nursys-password", "Nursys e-Notify institution API password", true, &c.NursysPassword},
+		{"license-dir", "directory of state board bulk license files (<board>-*.txt); empty turns them off", false, &c.LicenseDir},
 	}
 }
 
@@ -273,6 +292,21 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTPHost != "" && c.SMTPFrom == "" {
 		bad("smtp-from: must be set when smtp-host is")
+	}
+	for _, u := range []struct{ name, v string }{{"nppes-url", c.NPPESURL}, {"nursys-url", c.NursysURL}} {
+		if u.v == "" {
+			continue
+		}
+		pu, err := url.Parse(u.v)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.User != nil {
+			bad("%s: is not an http(s) URL without credentials (the value is not shown)", u.name)
+		}
+	}
+	if c.NPPESURL == "" {
+		bad("nppes-url: must not be empty")
+	}
+	if c.NursysURL != "" && (c.NursysUsername == "" || c.NursysPassword == "") {
+		bad("nursys-username and nursys-password: must be set when nursys-url is")
 	}
 	return errors.Join(errs...)
 }

@@ -370,3 +370,33 @@ func (s *Service) Health(ctx context.Context) ([]*credtrack.SourceHealth, error)
 	}
 	return out, nil
 }
+
+// History lists a provider's verifications, newest first (audited).
+func (s *Service) History(ctx context.Context, providerID string) ([]*credtrack.Verification, error) {
+	return s.Store.FindVerifications(ctx, providerID)
+}
+
+// Evidence returns one verification with its raw response (audited).
+func (s *Service) Evidence(ctx context.Context, id string) (*credtrack.Verification, []byte, error) {
+	return s.Store.OpenVerification(ctx, id)
+}
+
+// Tasks lists the organization's open manual verification tasks.
+func (s *Service) Tasks(ctx context.Context) ([]*credtrack.VerificationCheck, error) {
+	return s.Store.FindChecks(ctx, credtrack.CheckManual)
+}
+
+// Task returns one check of the organization.
+func (s *Service) Task(ctx context.Context, id string) (*credtrack.VerificationCheck, error) {
+	return s.Store.FindCheck(ctx, id)
+}
+
+// MaxAgeDays is the organization's verification freshness limit.
+func (s *Service) MaxAgeDays(ctx context.Context) (int, error) {
+	return s.Store.VerificationMaxAgeDays(ctx)
+}
+
+// SetMaxAgeDays changes the freshness limit (org.manage).
+func (s *Service) SetMaxAgeDays(ctx context.Context, days int) error {
+	return s.Store.SetVerificationMaxAgeDays(ctx, days)
+}

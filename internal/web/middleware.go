@@ -46,7 +46,11 @@ func (h *Handler) guard(rt route) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			limit := int64(maxFormBytes)
+			if rt.maxBody > 0 {
+				limit = rt.maxBody
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		r, err := h.loadSession(w, r)
 		if err != nil {

@@ -64,6 +64,9 @@ type credentialRow struct {
 	Status       string
 	VerifiedAt   string
 	VerifiedBy   string
+	// Stale: never verified, or verified longer ago than the
+	// organization's freshness limit (shown when verification is on).
+	Stale bool
 }
 
 // providerPage is the data of templates/pages/provider.html.
@@ -86,6 +89,9 @@ type providerPage struct {
 	// ReadsURL links to "who has read this record" when the actor may
 	// see it; "" otherwise.
 	ReadsURL string
+	// VerificationsURL links to the verification history and the Verify
+	// actions when verification is on and the actor may see them.
+	VerificationsURL string
 }
 
 // handleProviderIndex lists the organization's providers with search,
@@ -228,6 +234,16 @@ func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 	if h.auditLog != nil && mayReadRecordReads(a, pr.UserID) {
 		p.ReadsURL = "/providers/" + url.PathEscape(pr.ID) + "/reads"
 	}
+	maxAge := 0
+	if h.verifier != nil {
+		if maxAge, err = h.verifier.MaxAgeDays(ctx); err != nil {
+			h.renderError(w, r, err)
+			return
+		}
+		if a.Can(credtrack.PermProviderRead) {
+			p.VerificationsURL = "/providers/" + url.PathEscape(pr.ID) + "/verifications"
+		}
+	}
 	for _, c := range creds {
 		row := credentialRow{
 			TypeLabel: c.Type.Label(), Issuer: c.Issuer, Jurisdiction: c.Jurisdiction,
@@ -240,6 +256,7 @@ func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 		if !c.VerifiedAt.IsZero() {
 			row.VerifiedAt = c.VerifiedAt.UTC().Format(credtrack.DateLayout)
 		}
+		row.Stale = maxAge > 0 && !c.VerifiedAt.IsZero() && c.Stale(credtrack.Now(), maxAge)
 		p.Credentials = append(p.Credentials, row)
 	}
 	for _, t := range pr.MissingTypes() {

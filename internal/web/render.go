@@ -65,7 +65,8 @@ type NavLink struct {
 // pageNames are the templates in templates/pages; New checks that each
 // exists so a renamed file fails at boot, not on the first request.
 var pageNames = []string{"dashboard", "login", "set_password", "providers", "provider", "error", "audit", "record_reads",
-	"password_forgot", "password_reset", "account", "account_password", "account_sessions"}
+	"password_forgot", "password_reset", "account", "account_password", "account_sessions",
+	"verifications", "verification", "verification_manual", "verification_sources", "verification_tasks"}
 
 // renderer holds one parsed template set per page: the layout and
 // partials plus that page's own file, so each page can define "content"
@@ -103,6 +104,7 @@ func (h *Handler) funcs() template.FuncMap {
 		"asset":       h.assets.url,
 		"statusLabel": statusLabel,
 		"date":        formatDate,
+		"resultLabel": func(s string) string { return credtrack.VerificationResult(s).Label() },
 	}
 }
 
@@ -130,6 +132,9 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, current
 		p.Nav = append(p.Nav, NavLink{Href: "/", Label: "Dashboard", Current: current == "dashboard"})
 		if a.Can(credtrack.PermProviderRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/providers", Label: "Providers", Current: current == "providers"})
+		}
+		if h.verifier != nil && a.Can(credtrack.PermProviderRead) {
+			p.Nav = append(p.Nav, NavLink{Href: "/verification/tasks", Label: "Verification", Current: current == "verification"})
 		}
 		if h.auditLog != nil && a.Can(credtrack.PermAuditRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/audit", Label: "Audit log", Current: current == "audit"})

@@ -109,6 +109,10 @@ type Options struct {
 	// code of a demo account (ok false for any other), which the prompt
 	// then shows with a "demo only" label.
 	DemoTOTPCode func(email string) (code string, ok bool)
+	// Verifier runs and shows primary-source verifications
+	// (verification.go). When nil, those pages answer 503 and the
+	// navigation and the provider page leave them out.
+	Verifier Verifier
 }
 
 // Policy is what a route requires of the actor. A zero Policy means the
@@ -162,6 +166,8 @@ type route struct {
 	// static routes skip the session lookup: assets are public and
 	// identical for everyone, so a database round trip per file would be waste.
 	static bool
+	// maxBody replaces the 64 KiB form limit for routes that take a file.
+	maxBody int64
 }
 
 // Handler is the HTML user interface. It implements http.Handler.
@@ -181,6 +187,7 @@ type Handler struct {
 	mfa           MFA
 	mfaLimit      *ipLimiter // per-address throttle of POST /login/mfa
 	demoCode      func(email string) (string, bool)
+	verifier      Verifier
 
 	assets   assets
 	pages    *renderer
@@ -213,6 +220,7 @@ func New(opts Options) *Handler {
 		mfa:           opts.MFA,
 		mfaLimit:      newMFALimiter(),
 		demoCode:      opts.DemoTOTPCode,
+		verifier:      opts.Verifier,
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
@@ -358,6 +366,28 @@ func (h *Handler) routeTable() []route {
 		// own or the actor holds audit.read.
 		{pattern: "GET /providers/{id}/reads", handler: h.handleRecordReads,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermAuditRead, Own: credtrack.PermOwnAuditRead}},
+
+		// Primary-source verification: history with evidence, Verify
+		// actions (queued checks), manual verifications, source health,
+		// manual tasks and the freshness limit.
+		{pattern: "GET /providers/{id}/verifications", handler: h.handleVerifications,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
+		{pattern: "POST /providers/{id}/verify", handler: h.handleVerify,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermVerificationRun}},
+		{pattern: "GET /providers/{id}/verify/manual", handler: h.handleManualForm,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermVerificationRun}},
+		{pattern: "POST /providers/{id}/verify/manual", handler: h.handleManual, maxBody: maxManualUpload,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermVerificationRun}},
+		// The evidence holds the raw response (full identifiers): the
+		// same permission as reading a credential's number.
+		{pattern: "GET /verifications/{id}", handler: h.handleEvidence,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialRead}},
+		{pattern: "GET /verification/sources", handler: h.handleSources,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
+		{pattern: "POST /verification/freshness", handler: h.handleFreshness,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermOrgManage}},
+		{pattern: "GET /verification/tasks", handler: h.handleTasks,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
 
 		{pattern: "GET /audit", handler: h.handleAuditIndex,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermAuditRead}},
