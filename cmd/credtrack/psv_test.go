@@ -231,3 +231,46 @@ func TestVerificationPages(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyNPICommand runs `credtrack verify npi` against a local
+// registry replaying the real recording.
+func TestVerifyNPICommand(t *testing.T) {
+	recording, err := os.ReadFile("/work/shared/data/psv/nppes-api/provider_api-3d40bf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(recording) }))
+	defer reg.Close()
+	dir := filepath.Join(t.TempDir(), "data")
+	cfg := config.Default()
+	cfg.DataDir = dir
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	ctx := context.Background()
+	a, err := m.openApp(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.migrateOrCheck(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	o := &credtrack.Organization{Name: "CLI Clinic"}
+	if err := a.db.CreateOrg(credtrack.NewContextWithActor(ctx, credtrack.SystemActor("test", "")), o); err != nil {
+		t.Fatal(err)
+	}
+	sys := credtrack.NewContextWithActor(ctx, credtrack.SystemActor("test", o.ID))
+	p := &credtrack.Provider{FirstName: "Paul", LastName: "Dewy", Profession: credtrack.ProfMD, NPI: "1760485387", Active: true}
+	if err := a.db.CreateProvider(sys, p); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	var out, errOut bytes.Buffer
+	m = &Main{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	code := m.Run(ctx, []string{"verify", "npi", "--org", "CLI Clinic", "--provider", p.ID, "--data-dir", dir, "--nppes-url", reg.URL})
+	if code != 0 || !strings.Contains(out.String(), "NPPES NPI Registry: Mismatch") ||
+		!strings.Contains(out.String(), `MISMATCH last name        record "Dewy", registry "DEWEY"`) || strings.Contains(out.String(), "1760485387") {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	if code := m.Run(ctx, []string{"verify", "npi", "--org", "CLI Clinic", "--data-dir", dir}); code != 2 {
+		t.Fatalf("without --provider: exit %d", code)
+	}
+}

@@ -43,6 +43,7 @@ func init() {
 		{"org", "operator commands for organizations: `org create --name NAME`", (*Main).runOrg},
 		{"user", "operator commands for users: `user create --email E --org ORG --role ROLE`, `user disable|enable --email E`", (*Main).runUser},
 		{"token", "operator commands for API tokens: `token create --org ORG --role ROLE --name NAME`", (*Main).runToken},
+		{"verify", "primary-source verification: `verify npi --org ORG --provider ID` looks the provider's NPI up in NPPES now", (*Main).runVerify},
 		{"audit", "audit log tools: `audit verify [--org ORG]` recomputes the hash chains", (*Main).runAudit},
 		{"version", "print the version", (*Main).runVersion},
 		{"help", "show this help, or `help COMMAND` for a command's flags", (*Main).runHelp},
