@@ -53,7 +53,7 @@ func main() {
 		v := make([]string, len(header))
 		v[0], v[2], v[6], v[7], v[11], v[12], v[13] = first[rng.IntN(len(first))], last[rng.IntN(len(last))], "SAINT LOUIS", "MO", "RN", numbers[i], "Active"
 		v[14] = fmt.Sprintf("%d-%02d-%02d 00:00:00", 1990+rng.IntN(30), 1+rng.IntN(12), 1+rng.IntN(28))
-		v[15] = fmt.Sprintf("%d-%02d-30 00:00:00", 2026+rng.IntN(3), 1+rng.IntN(12)%11+1)
+		v[15] = fmt.Sprintf("%d-%02d-28 00:00:00", 2026+rng.IntN(3), 1+rng.IntN(12))
 		v[16], v[17], v[21] = "N", "Not Expired", "Primary"
 		w.WriteString(strings.Join(v, "\t") + "\r\n")
 	}

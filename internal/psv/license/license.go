@@ -136,7 +136,9 @@ type Record struct {
 	DisciplineRaw string
 	File          string
 	Line          int
-	Raw           map[string]string // the row as in the file, by header
+	// The row's other columns are not kept: holding every field of every
+	// row doubled the load time (docs/benchmarks.md). The evidence names
+	// the file, its SHA-256 and the line, which find the row again.
 }
 
 // Read parses a board file with m and calls fn for each row. It refuses a
@@ -193,12 +195,11 @@ func Read(r io.Reader, m Mapping, fn func(Record) error) error {
 			}
 			return fmt.Errorf("line %d: %w", line, err)
 		}
-		rec := Record{Board: m.Board, Jurisdiction: m.Jurisdiction, Line: line, Raw: make(map[string]string, len(row))}
-		for i, v := range row {
+		rec := Record{Board: m.Board, Jurisdiction: m.Jurisdiction, Line: line}
+		for _, v := range row {
 			if !utf8.ValidString(v) {
 				return fmt.Errorf("line %d is not UTF-8 text: convert the file (iconv -f latin1 -t utf-8)", line)
 			}
-			rec.Raw[names[i]] = v
 		}
 		get := func(f Field) string {
 			if i, ok := col[f]; ok {
