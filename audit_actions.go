@@ -100,4 +100,8 @@ var AuditActions = []AuditAction{
 	{"psv.checks.listed", "reads", "The list of manual verification tasks (or checks in another state) was shown; the number of results is in details."},
 	{"verification.listed", "reads", "A provider's verification history was shown; the number of results is in details."},
 	{"verification.read", "reads", "A verification's evidence with its raw response (decrypted for display) was shown."},
+
+	// Roster import and export.
+	{"roster.imported", "records", "A roster file was imported (mode, rows read, invalid rows, providers and credentials written in details); each record written also has its own provider.created or credential.created event with the import ID. Outcome failure when nothing or not everything was written (reason in details)."},
+	{"roster.checked", "records", "A roster file was checked without writing anything (a dry run); the numbers of rows and invalid rows are in details, never values from the file."},
 }

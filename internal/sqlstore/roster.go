@@ -1,0 +1,296 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"credtrack"
+)
+
+// rosterChunk is the number of rows one multi-row INSERT of a roster
+// import carries (24 parameters a provider, 17 a credential: far below the
+// parameter limits of both backends). A batch's remainder is inserted row
+// by row with the single-row statement, so the statement cache holds two
+// texts per table, not one per remainder size.
+const rosterChunk = 64
+
+const providerInsertCols = `id, org_id, user_id, first_name, middle_name, last_name, suffix, sort_name,
+	email, phone, profession, specialty, employer, state, npi_enc, npi_bidx, npi_last4, ssn_enc, ssn_bidx, ssn_last4,
+	dob_enc, active, created_at, updated_at`
+
+const credentialInsertCols = `id, org_id, provider_id, type, issuer, jurisdiction, number_enc,
+	number_bidx, number_last4, issued_on, expires_on, verified_at, verified_by, notes, details, created_at, updated_at`
+
+// multiInsert returns "INSERT INTO table (cols) VALUES (?,…), (?,…)…" for n rows.
+func multiInsert(table, cols string, ncols, n int) string {
+	row := "(" + placeholders(ncols) + ")"
+	return "INSERT INTO " + table + " (" + cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// insertRows inserts rows (each ncols values) with full multi-row chunks
+// and then one statement per remaining row.
+func (tx *Tx) insertRows(table, cols string, ncols int, rows [][]any) error {
+	i := 0
+	if len(rows) >= rosterChunk {
+		q := multiInsert(table, cols, ncols, rosterChunk)
+		args := make([]any, 0, ncols*rosterChunk)
+		for ; i+rosterChunk <= len(rows); i += rosterChunk {
+			args = args[:0]
+			for _, r := range rows[i : i+rosterChunk] {
+				args = append(args, r...)
+			}
+			if _, err := tx.exec(q, args...); err != nil {
+				return err
+			}
+		}
+	}
+	q := multiInsert(table, cols, ncols, 1)
+	for ; i < len(rows); i++ {
+		if _, err := tx.exec(q, rows[i]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ImportRoster stores a batch of roster entries in one transaction (see
+// credtrack.RosterService). Each provider and credential is validated
+// again, sealed and indexed as CreateProvider and CreateCredential do, and
+// gets its own "provider.created" or "credential.created" event, with the
+// import ID in details, appended to the organization's chain in the same
+// transaction: every imported record is on the record by itself, and the
+// batch commits or rolls back with its events. The rows go in with
+// multi-row INSERTs and the events with the group-commit path's chained
+// multi-row append, so a batch costs a few statements per 64 records
+// instead of five per record.
+func (db *DB) ImportRoster(ctx context.Context, importID string, entries []*credtrack.RosterEntry) error {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	if err := credtrack.Authorize(ctx, credtrack.PermProviderWrite); err != nil {
+		return err
+	}
+	if err := credtrack.Authorize(ctx, credtrack.PermCredentialWrite); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := e.Provider.Validate(); err != nil {
+			return err
+		}
+		for _, c := range e.Credentials {
+			c.ProviderID = "pending" // Validate wants one; the real ID is set below
+			if err := c.Validate(); err != nil {
+				return err
+			}
+		}
+	}
+	return db.update(ctx, func(tx *Tx) error {
+		a := credtrack.ActorFromContext(ctx)
+		event := func(action, targetType, targetID string, details map[string]string) auditReq {
+			return auditReq{ev: &credtrack.AuditEvent{
+				OrgID: org, ActorKind: a.Kind, ActorID: a.ID, ActorRole: a.Role,
+				Action: action, TargetType: targetType, TargetID: targetID, Outcome: credtrack.OutcomeSuccess,
+				IP: a.IP, UserAgent: a.UserAgent, RequestID: a.RequestID, Details: details,
+			}}
+		}
+		var prows, crows [][]any
+		var events []auditReq
+		for _, e := range entries {
+			p := e.Provider
+			p.ID, p.OrgID, p.CreatedAt, p.UpdatedAt = credtrack.NewID(), org, tx.now, tx.now
+			npi, err := db.seal(org, "providers", "npi", p.ID, p.NPI)
+			if err != nil {
+				return err
+			}
+			ssn, err := db.seal(org, "providers", "ssn", p.ID, p.SSN)
+			if err != nil {
+				return err
+			}
+			dob, err := db.seal(org, "providers", "dob", p.ID, p.DOB.String())
+			if err != nil {
+				return err
+			}
+			var userID any
+			if p.UserID != "" {
+				userID = p.UserID
+			}
+			p.NPILast4, p.SSNLast4, p.HasDOB = credtrack.Last4(p.NPI), credtrack.Last4(p.SSN), !p.DOB.IsZero()
+			prows = append(prows, []any{p.ID, org, userID, p.FirstName, p.MiddleName, p.LastName, p.Suffix, sortName(p),
+				p.Email, p.Phone, string(p.Profession), p.Specialty, p.Employer, p.State,
+				npi, db.sealer.Index(org, "npi", p.NPI), p.NPILast4,
+				ssn, db.sealer.Index(org, "ssn", p.SSN), p.SSNLast4,
+				dob, p.Active, ts(p.CreatedAt), ts(p.UpdatedAt)})
+			events = append(events, event("provider.created", "provider", p.ID,
+				map[string]string{"profession": string(p.Profession), "import": importID}))
+			for _, c := range e.Credentials {
+				c.ID, c.OrgID, c.ProviderID, c.CreatedAt, c.UpdatedAt = credtrack.NewID(), org, p.ID, tx.now, tx.now
+				number, err := db.seal(org, "credentials", "number", c.ID, c.Number)
+				if err != nil {
+					return err
+				}
+				details := []byte("{}")
+				if len(c.Details) > 0 {
+					if details, err = json.Marshal(c.Details); err != nil {
+						return err
+					}
+				}
+				crows = append(crows, []any{c.ID, org, c.ProviderID, string(c.Type), c.Issuer, c.Jurisdiction, number,
+					db.sealer.Index(org, "credential."+string(c.Type), c.Number), c.NumberLast4,
+					dateStr(c.IssuedOn), dateStr(c.ExpiresOn), ts(c.VerifiedAt), c.VerifiedBy, c.Notes, string(details),
+					ts(c.CreatedAt), ts(c.UpdatedAt)})
+				events = append(events, event("credential.created", "credential", c.ID,
+					map[string]string{"type": string(c.Type), "provider_id": p.ID, "import": importID}))
+			}
+		}
+		if err := tx.insertRows("providers", providerInsertCols, 24, prows); err != nil {
+			return err
+		}
+		if err := tx.insertRows("credentials", credentialInsertCols, 17, crows); err != nil {
+			return err
+		}
+		if err := tx.appendBatch(events); err != nil {
+			return err
+		}
+		if len(events) > 0 {
+			credtrack.MarkAudited(ctx)
+		}
+		return nil
+	})
+}
+
+// rosterPage is how many providers one read of an export fetches.
+const rosterPage = 500
+
+// ExportRoster calls fn for every provider of the organization in name
+// order, with its credentials (see credtrack.RosterService). The export is
+// recorded ("export.created", what=roster, and whether sensitive values
+// were included) before anything is read; if the event cannot be written
+// nothing is exported. Providers are read in pages of 500 with keyset
+// paging, each page in its own read transaction, so memory holds one page
+// whatever the size of the organization.
+func (db *DB) ExportRoster(ctx context.Context, fn func(*credtrack.Provider) error) error {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range []credtrack.Permission{credtrack.PermExportCreate, credtrack.PermProviderRead, credtrack.PermCredentialRead} {
+		if err := credtrack.Authorize(ctx, p); err != nil {
+			return err
+		}
+	}
+	reveal := credtrack.ActorFromContext(ctx).Can(credtrack.PermSensitiveReveal)
+	sensitive := "withheld"
+	if reveal {
+		sensitive = "included"
+	}
+	if err := db.auditRead(ctx, "export.created", "roster", "",
+		map[string]string{"what": "roster", "format": "csv", "sensitive": sensitive}); err != nil {
+		return err
+	}
+	var afterName, afterID string
+	first := true
+	for {
+		var page []*credtrack.Provider
+		err := db.view(ctx, func(tx *Tx) error {
+			q := "SELECT " + providerColumns + " FROM providers WHERE org_id = ?"
+			args := []any{org}
+			if !first {
+				q += " AND (sort_name > ? OR (sort_name = ? AND id > ?))"
+				args = append(args, afterName, afterName, afterID)
+			}
+			rows, err := tx.query(q+" ORDER BY sort_name, id LIMIT ?", append(args, rosterPage)...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			ids := []string{}
+			for rows.Next() {
+				r, err := scanProvider(rows)
+				if err != nil {
+					return err
+				}
+				p := r.p
+				if p.NPI, err = db.open(org, "providers", "npi", p.ID, r.npi); err != nil {
+					return err
+				}
+				if reveal {
+					if p.SSN, err = db.open(org, "providers", "ssn", p.ID, r.ssn); err != nil {
+						return err
+					}
+					dob, err := db.open(org, "providers", "dob", p.ID, r.dob)
+					if err != nil {
+						return err
+					}
+					p.DOB = parseDate(dob)
+				}
+				page = append(page, &p)
+				ids = append(ids, p.ID)
+				afterName, afterID = sortName(&p), p.ID
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			rows.Close()
+			creds, err := tx.credentialsWithNumbers(org, ids, reveal)
+			if err != nil {
+				return err
+			}
+			for _, p := range page {
+				p.Credentials = creds[p.ID]
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		first = false
+		for _, p := range page {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		if len(page) < rosterPage {
+			return nil
+		}
+	}
+}
+
+// credentialsWithNumbers loads the credentials of the given providers,
+// with their numbers opened when reveal is set, keyed by provider ID, in
+// creation order.
+func (tx *Tx) credentialsWithNumbers(org string, providerIDs []string, reveal bool) (map[string][]*credtrack.Credential, error) {
+	out := map[string][]*credtrack.Credential{}
+	for start := 0; start < len(providerIDs); start += rosterPage {
+		batch := providerIDs[start:min(start+rosterPage, len(providerIDs))]
+		args := []any{org}
+		for _, id := range batch {
+			args = append(args, id)
+		}
+		rows, err := tx.query("SELECT "+credentialColumns+" FROM credentials WHERE org_id = ? AND provider_id IN ("+
+			placeholders(len(batch))+") ORDER BY created_at, type, id", args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			c, number, err := scanCredential(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if reveal {
+				if c.Number, err = tx.db.open(org, "credentials", "number", c.ID, number); err != nil {
+					rows.Close()
+					return nil, err
+				}
+			}
+			out[c.ProviderID] = append(out[c.ProviderID], c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

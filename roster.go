@@ -1,0 +1,30 @@
+package credtrack
+
+import "context"
+
+// RosterEntry is one provider of a roster file together with the
+// credentials the file lists for it. The roster importer
+// (internal/roster) builds entries from CSV rows and validates them; the
+// store writes them in bulk.
+type RosterEntry struct {
+	Provider    *Provider
+	Credentials []*Credential
+}
+
+// RosterService imports and exports rosters in bulk for the organization
+// in ctx.
+type RosterService interface {
+	// ImportRoster stores a batch of validated entries in one transaction:
+	// every provider and credential is sealed and indexed exactly as
+	// CreateProvider and CreateCredential do, and each gets its own
+	// "provider.created" or "credential.created" event (with the import ID
+	// in details) in the same transaction. It sets the IDs. The actor needs
+	// provider.write and credential.write.
+	ImportRoster(ctx context.Context, importID string, entries []*RosterEntry) error
+	// ExportRoster calls fn with every provider of the organization, in
+	// name order, with its credentials. NPI is always opened; SSN, date of
+	// birth and credential numbers only when the actor holds
+	// sensitive.reveal (otherwise they are left empty). The export is
+	// audited ("export.created") before the first provider is handed over.
+	ExportRoster(ctx context.Context, fn func(*Provider) error) error
+}
