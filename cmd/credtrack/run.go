@@ -44,6 +44,7 @@ func init() {
 		{"user", "operator commands for users: `user create --email E --org ORG --role ROLE`, `user disable|enable --email E`", (*Main).runUser},
 		{"token", "operator commands for API tokens: `token create --org ORG --role ROLE --name NAME`", (*Main).runToken},
 		{"verify", "primary-source verification: `verify npi --org ORG --provider ID` looks the provider's NPI up in NPPES now", (*Main).runVerify},
+		{"roster", "roster CSV: `roster import [--dry-run|--skip-invalid] --org ORG FILE`, `roster export --org ORG > FILE`", (*Main).runRoster},
 		{"audit", "audit log tools: `audit verify [--org ORG]` recomputes the hash chains", (*Main).runAudit},
 		{"version", "print the version", (*Main).runVersion},
 		{"help", "show this help, or `help COMMAND` for a command's flags", (*Main).runHelp},
