@@ -52,8 +52,10 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 		AuditLog: a.db,
 		Signup:   authSvc,
 		MFA:      authSvc, DemoTOTPCode: a.demoTOTPCode,
-		Admin:    &admin.Service{Store: a.db, Mail: authSvc.Mail, BaseURL: authSvc.BaseURL, Log: a.log},
-		Verifier: a.verification(),
+		Admin:         &admin.Service{Store: a.db, Mail: authSvc.Mail, BaseURL: authSvc.BaseURL, Log: a.log},
+		Verifier:      a.verification(),
+		Roster:        a.db,
+		RosterTempDir: a.cfg.DataDir,
 	})
 	apiH := api.New(api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Audit: a.db, Orgs: a.db, Logger: a.log})
 	healthz, readyz := server.Health(a.db.Ping)

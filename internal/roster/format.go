@@ -30,6 +30,47 @@ var Columns = []string{
 	"credential_type", "issuer", "jurisdiction", "number", "issued_on", "expires_on", "notes", "details",
 }
 
+// Positions in Columns.
+const (
+	cRef = iota
+	cFirst
+	_ // middle_name
+	_ // last_name
+	_ // suffix
+	_ // email
+	_ // phone
+	_ // profession
+	_ // specialty
+	_ // employer
+	_ // state
+	_ // npi
+	_ // ssn
+	_ // dob
+	_ // active
+	cType
+)
+
+// columnIndex and providerIndex give a column's position in Columns and
+// in providerColumns.
+var columnIndex, providerIndex = map[string]int{}, map[string]int{}
+
+func init() {
+	for i, c := range Columns {
+		columnIndex[c] = i
+	}
+	for i, c := range providerColumns {
+		providerIndex[c] = i
+		if columnIndex[c] != cFirst+i {
+			panic("roster: providerColumns must follow provider_ref in Columns")
+		}
+	}
+	for i, c := range credentialColumns {
+		if columnIndex[c] != cType+i {
+			panic("roster: credentialColumns must follow the provider columns in Columns")
+		}
+	}
+}
+
 // requiredColumns must be present in every roster header.
 var requiredColumns = []string{"first_name", "last_name"}
 

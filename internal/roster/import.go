@@ -129,6 +129,17 @@ func Check(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 	return rep, err
 }
 
+// Read reads and checks r as Check does and hands every valid provider
+// to emit; it writes and records nothing itself. bench/rosterbench feeds
+// its plain-INSERT baseline with it, so that both sides parse and
+// validate the same rows.
+func Read(ctx context.Context, r io.Reader, opts Options, emit func(*credtrack.RosterEntry) error) (*Report, error) {
+	opts.defaults()
+	rep := &Report{ImportID: opts.ImportID, Mode: DryRun, maxErrors: opts.MaxErrors}
+	err := scan(ctx, r, rep, opts, "reading", emit)
+	return rep, err
+}
+
 // scan reads r group by group, counting into rep, and hands each valid
 // provider to emit (when set).
 func scan(ctx context.Context, r io.Reader, rep *Report, opts Options, phase string,
@@ -254,27 +265,27 @@ func write(ctx context.Context, store Store, r io.Reader, rep *Report, opts Opti
 
 // recordSummary appends the import's summary event.
 func recordSummary(ctx context.Context, store Store, rep *Report, importErr error) error {
-	action, outcome := "roster.imported", credtrack.OutcomeSuccess
 	d := map[string]string{
 		"mode": string(rep.Mode), "rows": strconv.Itoa(rep.Rows), "invalid_rows": strconv.Itoa(rep.InvalidRows),
 		"providers_written": strconv.Itoa(rep.ProvidersWritten), "credentials_written": strconv.Itoa(rep.CredentialsWritten),
 		"skipped_providers": strconv.Itoa(rep.SkippedProviders),
 	}
+	outcome := credtrack.OutcomeSuccess
 	switch {
-	case rep.Mode == DryRun:
-		action = "roster.checked"
 	case importErr != nil:
 		outcome, d["reason"] = credtrack.OutcomeFailure, "error"
 	case rep.Fatal != "":
 		outcome, d["reason"] = credtrack.OutcomeFailure, "unreadable"
-	case rep.Mode == AllOrNothing && !rep.OK():
+	case rep.Mode != SkipInvalid && !rep.OK():
 		outcome, d["reason"] = credtrack.OutcomeFailure, "invalid_rows"
 	}
-	if rep.Mode == DryRun && (importErr != nil || !rep.OK()) {
-		outcome = credtrack.OutcomeFailure
+	ev := &credtrack.AuditEvent{Action: "roster.imported", TargetType: "roster", TargetID: rep.ImportID, Outcome: outcome, Details: d}
+	if rep.Mode == DryRun {
+		delete(d, "providers_written")
+		delete(d, "credentials_written")
+		ev = &credtrack.AuditEvent{Action: "roster.checked", TargetType: "roster", TargetID: rep.ImportID, Outcome: outcome, Details: d}
 	}
-	return store.RecordEvent(ctx, &credtrack.AuditEvent{Action: action, TargetType: "roster", TargetID: rep.ImportID,
-		Outcome: outcome, Details: d})
+	return store.RecordEvent(ctx, ev)
 }
 
 // Export writes the organization's roster as CSV in the shape Import

@@ -50,6 +50,7 @@ type scanner struct {
 	g      *guard
 	cr     *csv.Reader
 	col    map[string]int // column index by name
+	at     []int          // record index of each of Columns, -1 when absent
 	row    int            // record number of the last record read
 	today  credtrack.Date
 	report *Report
@@ -117,6 +118,13 @@ func (s *scanner) header() bool {
 		return false
 	}
 	s.cr.FieldsPerRecord = len(rec)
+	s.at = make([]int, len(Columns))
+	for i, c := range Columns {
+		s.at[i] = -1
+		if j, ok := s.col[c]; ok {
+			s.at[i] = j
+		}
+	}
 	return true
 }
 
@@ -200,7 +208,7 @@ func (s *scanner) nextGroup() *group {
 			continue
 		}
 		s.report.Rows++
-		ref := strings.TrimSpace(field(rec, s.col, "provider_ref"))
+		ref := s.get(rec, cRef)
 		if s.next != nil && (ref == "" || ref != s.next.ref) {
 			done := s.next
 			s.next = nil
@@ -226,6 +234,15 @@ func field(rec []string, col map[string]int, name string) string {
 	return rec[i]
 }
 
+// get returns the trimmed value of column c (an index into Columns).
+func (s *scanner) get(rec []string, c int) string {
+	i := s.at[c]
+	if i < 0 || i >= len(rec) {
+		return ""
+	}
+	return strings.TrimSpace(rec[i])
+}
+
 // startGroup begins a provider with its first row.
 func (s *scanner) startGroup(ref string, rec []string, line int) {
 	g := &group{ref: ref, firstRow: s.row, entry: &credtrack.RosterEntry{Provider: &credtrack.Provider{}}}
@@ -238,8 +255,8 @@ func (s *scanner) startGroup(ref string, rec []string, line int) {
 		return
 	}
 	g.provider = make([]string, len(providerColumns))
-	for i, c := range providerColumns {
-		g.provider[i] = strings.TrimSpace(field(rec, s.col, c))
+	for i := range providerColumns {
+		g.provider[i] = s.get(rec, cFirst+i)
 	}
 	s.parseProvider(g, &errs)
 	s.parseCredential(g, rec, &errs)
@@ -260,7 +277,7 @@ func (s *scanner) addRow(rec []string, line int) {
 	} else if errs.utf8(rec) {
 		if g.provider != nil {
 			for i, c := range providerColumns {
-				v := strings.TrimSpace(field(rec, s.col, c))
+				v := s.get(rec, cFirst+i)
 				if v != "" && v != g.provider[i] {
 					errs.add(c, fmt.Sprintf("differs from row %d, the first row of this provider_ref: leave it empty or repeat the same value", g.firstRow))
 				}
@@ -289,30 +306,24 @@ func (e *rowErrors) add(col, reason string) {
 // utf8 reports every field that is not valid UTF-8; false if any.
 func (e *rowErrors) utf8(rec []string) bool {
 	ok := true
-	for name, i := range e.s.col {
-		if i < len(rec) && !utf8.ValidString(rec[i]) {
-			e.add(name, "not valid UTF-8 text: save the file as UTF-8")
-			ok = false
+	for i, f := range rec {
+		if utf8.ValidString(f) {
+			continue
 		}
-	}
-	if len(e.s.col) < len(rec) {
-		for i := range rec {
-			if !utf8.ValidString(rec[i]) && !e.known(i) {
-				e.add("", fmt.Sprintf("column %d is not valid UTF-8 text", i+1))
-				ok = false
+		ok = false
+		name := ""
+		for n, j := range e.s.col {
+			if j == i {
+				name = n
 			}
+		}
+		if name == "" {
+			e.add("", fmt.Sprintf("column %d is not valid UTF-8 text: save the file as UTF-8", i+1))
+		} else {
+			e.add(name, "not valid UTF-8 text: save the file as UTF-8")
 		}
 	}
 	return ok
-}
-
-func (e *rowErrors) known(i int) bool {
-	for _, j := range e.s.col {
-		if j == i {
-			return true
-		}
-	}
-	return false
 }
 
 // date parses a date column, adding an error when it is not YYYY-MM-DD.
@@ -339,7 +350,7 @@ func (e *rowErrors) date(col, v string) credtrack.Date {
 // parseProvider builds the group's provider from its first row and
 // checks it, column by column, then with Provider.Validate.
 func (s *scanner) parseProvider(g *group, errs *rowErrors) {
-	v := func(c string) string { return g.provider[indexOf(providerColumns, c)] }
+	v := func(c string) string { return g.provider[providerIndex[c]] }
 	p := g.entry.Provider
 	p.FirstName, p.MiddleName, p.LastName, p.Suffix = v("first_name"), v("middle_name"), v("last_name"), v("suffix")
 	p.Email, p.Phone, p.Specialty, p.Employer = v("email"), v("phone"), v("specialty"), v("employer")
@@ -449,10 +460,10 @@ func columnOf(err error, kind string) string {
 // parseCredential reads the row's credential columns, if any, and adds
 // the credential to the group when it is valid.
 func (s *scanner) parseCredential(g *group, rec []string, errs *rowErrors) {
-	v := func(c string) string { return strings.TrimSpace(field(rec, s.col, c)) }
+	v := func(c string) string { return s.get(rec, columnIndex[c]) }
 	empty := true
-	for _, c := range credentialColumns {
-		if v(c) != "" {
+	for i := range credentialColumns {
+		if s.get(rec, cType+i) != "" {
 			empty = false
 			break
 		}

@@ -66,7 +66,7 @@ type NavLink struct {
 // exists so a renamed file fails at boot, not on the first request.
 var pageNames = []string{"dashboard", "login", "set_password", "providers", "provider", "error", "audit", "record_reads",
 	"password_forgot", "password_reset", "account", "account_password", "account_sessions",
-	"verifications", "verification", "verification_manual", "verification_sources", "verification_tasks"}
+	"verifications", "verification", "verification_manual", "verification_sources", "verification_tasks", "roster", "roster_import"}
 
 // renderer holds one parsed template set per page: the layout and
 // partials plus that page's own file, so each page can define "content"
@@ -101,10 +101,11 @@ func newRenderer(fsys fs.FS, funcs template.FuncMap) *renderer {
 // needs data is computed by the handler into the page struct.
 func (h *Handler) funcs() template.FuncMap {
 	return template.FuncMap{
-		"asset":       h.assets.url,
-		"statusLabel": statusLabel,
-		"date":        formatDate,
-		"resultLabel": func(s string) string { return credtrack.VerificationResult(s).Label() },
+		"asset":        h.assets.url,
+		"statusLabel":  statusLabel,
+		"date":         formatDate,
+		"resultLabel":  func(s string) string { return credtrack.VerificationResult(s).Label() },
+		"rosterColumn": rosterErrorColumn,
 	}
 }
 
@@ -135,6 +136,9 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, current
 		}
 		if h.verifier != nil && a.Can(credtrack.PermProviderRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/verification/tasks", Label: "Verification", Current: current == "verification"})
+		}
+		if h.rosterJobs != nil && a.Can(credtrack.PermExportCreate) {
+			p.Nav = append(p.Nav, NavLink{Href: "/roster", Label: "Roster", Current: current == "roster"})
 		}
 		if h.auditLog != nil && a.Can(credtrack.PermAuditRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/audit", Label: "Audit log", Current: current == "audit"})

@@ -17,6 +17,7 @@ import (
 
 	"credtrack"
 	"credtrack/internal/reqaudit"
+	"credtrack/internal/roster"
 
 	"golang.org/x/time/rate"
 )
@@ -113,6 +114,15 @@ type Options struct {
 	// (verification.go). When nil, those pages answer 503 and the
 	// navigation and the provider page leave them out.
 	Verifier Verifier
+	// Roster imports and exports roster CSV files (roster.go). When nil,
+	// those pages answer 503 and the navigation leaves them out.
+	Roster roster.Store
+	// RosterTempDir holds uploaded rosters, encrypted under a key kept in
+	// memory, while they are checked and imported ("" for the system's
+	// temporary directory).
+	RosterTempDir string
+	// RosterMaxBytes caps a roster upload (default 256 MiB).
+	RosterMaxBytes int64
 }
 
 // Policy is what a route requires of the actor. A zero Policy means the
@@ -172,22 +182,26 @@ type route struct {
 
 // Handler is the HTML user interface. It implements http.Handler.
 type Handler struct {
-	auth          Auth
-	providers     credtrack.ProviderService
-	orgs          credtrack.OrgService
-	logger        *slog.Logger
-	secureCookies bool
-	today         func() credtrack.Date
-	audit         reqaudit.Recorder
-	auditLog      AuditLog
-	admin         Admin
-	loginLimit    *ipLimiter // per-address throttle of POST /login
-	signup        Signup
-	signupLimit   *ipLimiter // per-address throttle of POST /signup
-	mfa           MFA
-	mfaLimit      *ipLimiter // per-address throttle of POST /login/mfa
-	demoCode      func(email string) (string, bool)
-	verifier      Verifier
+	auth           Auth
+	providers      credtrack.ProviderService
+	orgs           credtrack.OrgService
+	logger         *slog.Logger
+	secureCookies  bool
+	today          func() credtrack.Date
+	audit          reqaudit.Recorder
+	auditLog       AuditLog
+	admin          Admin
+	loginLimit     *ipLimiter // per-address throttle of POST /login
+	signup         Signup
+	signupLimit    *ipLimiter // per-address throttle of POST /signup
+	mfa            MFA
+	mfaLimit       *ipLimiter // per-address throttle of POST /login/mfa
+	demoCode       func(email string) (string, bool)
+	verifier       Verifier
+	rosterStore    roster.Store
+	rosterJobs     *roster.Jobs // nil when Options.Roster is
+	rosterTempDir  string
+	rosterMaxBytes int64
 
 	assets   assets
 	pages    *renderer
@@ -205,22 +219,32 @@ func New(opts Options) *Handler {
 		panic("web: Options.Auth and Options.Providers are required")
 	}
 	h := &Handler{
-		auth:          opts.Auth,
-		providers:     opts.Providers,
-		orgs:          opts.Orgs,
-		logger:        opts.Logger,
-		secureCookies: opts.SecureCookies,
-		today:         opts.Today,
-		audit:         opts.Audit,
-		auditLog:      opts.AuditLog,
-		admin:         opts.Admin,
-		loginLimit:    newIPLimiter(opts.LoginRate, opts.LoginBurst),
-		signup:        opts.Signup,
-		signupLimit:   newSignupLimiter(),
-		mfa:           opts.MFA,
-		mfaLimit:      newMFALimiter(),
-		demoCode:      opts.DemoTOTPCode,
-		verifier:      opts.Verifier,
+		auth:           opts.Auth,
+		providers:      opts.Providers,
+		orgs:           opts.Orgs,
+		logger:         opts.Logger,
+		secureCookies:  opts.SecureCookies,
+		today:          opts.Today,
+		audit:          opts.Audit,
+		auditLog:       opts.AuditLog,
+		admin:          opts.Admin,
+		loginLimit:     newIPLimiter(opts.LoginRate, opts.LoginBurst),
+		signup:         opts.Signup,
+		signupLimit:    newSignupLimiter(),
+		mfa:            opts.MFA,
+		mfaLimit:       newMFALimiter(),
+		demoCode:       opts.DemoTOTPCode,
+		verifier:       opts.Verifier,
+		rosterStore:    opts.Roster,
+		rosterTempDir:  opts.RosterTempDir,
+		rosterMaxBytes: opts.RosterMaxBytes,
+	}
+	if h.rosterMaxBytes <= 0 {
+		h.rosterMaxBytes = defaultRosterMaxBytes
+	}
+	if opts.Roster != nil {
+		h.rosterJobs = roster.NewJobs(opts.Roster)
+		h.rosterJobs.Today = opts.Today
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
@@ -388,6 +412,25 @@ func (h *Handler) routeTable() []route {
 			policy: Policy{SignedIn: true, Permission: credtrack.PermOrgManage}},
 		{pattern: "GET /verification/tasks", handler: h.handleTasks,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
+
+		// Roster import and export. The import routes need provider.write
+		// (the store also checks credential.write); the page and the
+		// export need export.create, and the store also checks
+		// provider.read and credential.read for the export. An import is
+		// visible to everyone in its organization who may import.
+		{pattern: "GET /roster", handler: h.handleRoster,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermExportCreate}},
+		// The upload's body limit is the file's plus the multipart framing.
+		{pattern: "POST /roster/import", handler: h.handleRosterUpload, maxBody: h.rosterMaxBytes + 1<<20,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
+		{pattern: "GET /roster/imports/{id}", handler: h.handleRosterImport,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
+		{pattern: "GET /roster/imports/{id}/progress", handler: h.handleRosterProgress,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
+		{pattern: "POST /roster/imports/{id}/commit", handler: h.handleRosterCommit,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
+		{pattern: "GET /roster/export.csv", handler: h.handleRosterExport,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermExportCreate}},
 
 		{pattern: "GET /audit", handler: h.handleAuditIndex,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermAuditRead}},
