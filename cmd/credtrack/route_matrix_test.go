@@ -182,6 +182,18 @@ func newIDFixture(t *testing.T, backend string, secure bool) *idFixture {
 		Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime}
 	reg := prometheus.NewRegistry()
 	f.h, f.patterns = a.handler(authSvc, reg, server.NewMetrics(reg))
+	// A checked roster import in each organization, so that the import
+	// routes are also asked for the other organization's import.
+	for actor, org := range map[string]string{"owner": f.orgA, "other": f.orgB} {
+		c, _ := f.session(t, actor)
+		rec := uploadRoster(t, f.h, c, "matrix.csv", "first_name,last_name\nAda,Byron\n")
+		page := rec.Header().Get("Location")
+		if rec.Code != http.StatusSeeOther || !strings.HasPrefix(page, "/roster/imports/") {
+			t.Fatalf("roster upload as %s: %d", actor, rec.Code)
+		}
+		waitImport(t, f, actor, page)
+		f.ids[org]["imports"] = strings.TrimPrefix(page, "/roster/imports/")
+	}
 	// The policies come from handlers built like the served ones: the
 	// route tables are fixed at construction, whatever the options.
 	f.webPol = web.New(web.Options{Auth: authSvc, Providers: a.db, Orgs: a.db, Audit: a.db, AuditLog: a.db}).Policies()
