@@ -41,7 +41,7 @@ type group struct {
 	firstRow int
 	entry    *credtrack.RosterEntry
 	rows     int
-	invalid  int // rows of this group with at least one error
+	invalid  int      // rows of this group with at least one error
 	provider []string // the first row's provider fields, by providerColumns order
 }
 
