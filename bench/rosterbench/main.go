@@ -28,9 +28,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"credtrack"
@@ -43,6 +45,7 @@ func main() {
 	sizes := flag.String("sizes", "10000,100000", "comma-separated numbers of providers, one run each")
 	pg := flag.String("postgres", os.Getenv(storetest.EnvPostgres), "PostgreSQL base URL; empty skips PostgreSQL")
 	backends := flag.String("backends", "sqlite,postgres", "comma-separated backends to run")
+	flag.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of each import phase to PREFIX.BACKEND.N.pprof")
 	flag.Parse()
 	fmt.Printf("rosterbench: %s, GOMAXPROCS %d, load average at start: %s\n", time.Now().UTC().Format(time.RFC3339),
 		runtime.GOMAXPROCS(0), loadavg())
@@ -53,8 +56,8 @@ func main() {
 			continue
 		}
 		fmt.Printf("\n### %s\n\n", map[sqlstore.Backend]string{sqlstore.SQLite: "SQLite (encrypted, AES-XTS VFS)", sqlstore.Postgres: "PostgreSQL"}[backend])
-		fmt.Println("| providers | CSV | phase | time | providers/s | CSV rows/s | ratio to plain | peak heap in use | peak RSS | load |")
-		fmt.Println("|---:|---:|---|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Println("| providers | CSV | phase | wall time | providers/s | CSV rows/s | ratio to plain (wall) | CPU of this process | ratio to plain (CPU) | peak heap in use | peak RSS | load at end |")
+		fmt.Println("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, s := range strings.Split(*sizes, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil || n < 1 {
@@ -69,6 +72,26 @@ func main() {
 	}
 }
 
+var cpuprofile string
+
+// profile starts a CPU profile when -cpuprofile is set; the returned
+// function stops it.
+func profile(name string) func() {
+	if cpuprofile == "" {
+		return func() {}
+	}
+	f, err := os.Create(cpuprofile + "." + name + ".pprof")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rosterbench:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
 func loadavg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -78,18 +101,31 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// sampler records the peak heap in use and RSS while a phase runs.
+// sampler records the peak heap in use and RSS while a phase runs, and
+// the CPU time this process used (user + system), which on a shared
+// machine compares better than wall time.
 type sampler struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	heap     uint64
 	rss      uint64
 	loadSeen string
+	cpu0     time.Duration
+	cpu      time.Duration
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func sample() *sampler {
 	s := &sampler{stop: make(chan struct{})}
 	runtime.GC()
+	s.cpu0 = cpuTime()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -111,7 +147,7 @@ func sample() *sampler {
 	return s
 }
 
-func (s *sampler) end() { close(s.stop); s.wg.Wait() }
+func (s *sampler) end() { close(s.stop); s.wg.Wait(); s.cpu = cpuTime() - s.cpu0 }
 
 func rss() uint64 {
 	b, err := os.ReadFile("/proc/self/status")
@@ -213,15 +249,18 @@ func run(backend sqlstore.Backend, pgURL string, n int) error {
 		return fmt.Errorf("plain insert: the synthetic roster did not read as valid: %+v", rep.Errors)
 	}
 	line(n, csvSize, "plain INSERT (baseline)", plain, rows, 0, s)
+	plainCPU = s.cpu
 	if err := db.DropPlainRosterTablesForBenchmark(ctx); err != nil {
 		return err
 	}
 
 	// The real import, one pass.
 	s = sample()
+	stop := profile(fmt.Sprintf("%s.%d", backend, n))
 	start = time.Now()
 	rep, err = roster.Import(octx, db, open, roster.Options{Mode: roster.SkipInvalid})
 	took := time.Since(start)
+	stop()
 	s.end()
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
@@ -259,11 +298,15 @@ func run(backend sqlstore.Backend, pgURL string, n int) error {
 	return nil
 }
 
+// plainCPU is the baseline's CPU time of the current size.
+var plainCPU time.Duration
+
 func line(n int, csvSize, phase string, took time.Duration, rows int, plain time.Duration, s *sampler) {
-	ratio := "1.00"
+	ratio, cpuRatio := "1.00", "1.00"
 	if plain > 0 {
 		ratio = fmt.Sprintf("%.2f", plain.Seconds()/took.Seconds())
+		cpuRatio = fmt.Sprintf("%.2f", plainCPU.Seconds()/s.cpu.Seconds())
 	}
-	fmt.Printf("| %d | %s | %s | %.1f s | %.0f | %.0f | %s | %s | %s | %s |\n", n, csvSize, phase, took.Seconds(),
-		float64(n)/took.Seconds(), float64(rows)/took.Seconds(), ratio, mib(s.heap), mib(s.rss), s.loadSeen)
+	fmt.Printf("| %d | %s | %s | %.1f s | %.0f | %.0f | %s | %.1f s | %s | %s | %s | %s |\n", n, csvSize, phase, took.Seconds(),
+		float64(n)/took.Seconds(), float64(rows)/took.Seconds(), ratio, s.cpu.Seconds(), cpuRatio, mib(s.heap), mib(s.rss), s.loadSeen)
 }
