@@ -45,6 +45,8 @@ func main() {
 	sizes := flag.String("sizes", "10000,100000", "comma-separated numbers of providers, one run each")
 	pg := flag.String("postgres", os.Getenv(storetest.EnvPostgres), "PostgreSQL base URL; empty skips PostgreSQL")
 	backends := flag.String("backends", "sqlite,postgres", "comma-separated backends to run")
+	flag.IntVar(&batchSize, "batch", 0, "providers per transaction of the import (0: roster.Options' default)")
+	flag.IntVar(&aonMax, "all-or-nothing-max", 10000, "run the all-or-nothing phase for sizes up to this")
 	flag.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of each import phase to PREFIX.BACKEND.N.pprof")
 	flag.Parse()
 	fmt.Printf("rosterbench: %s, GOMAXPROCS %d, load average at start: %s\n", time.Now().UTC().Format(time.RFC3339),
@@ -72,7 +74,11 @@ func main() {
 	}
 }
 
-var cpuprofile string
+var (
+	cpuprofile string
+	batchSize  int
+	aonMax     int
+)
 
 // profile starts a CPU profile when -cpuprofile is set; the returned
 // function stops it.
@@ -258,7 +264,7 @@ func run(backend sqlstore.Backend, pgURL string, n int) error {
 	s = sample()
 	stop := profile(fmt.Sprintf("%s.%d", backend, n))
 	start = time.Now()
-	rep, err = roster.Import(octx, db, open, roster.Options{Mode: roster.SkipInvalid})
+	rep, err = roster.Import(octx, db, open, roster.Options{Mode: roster.SkipInvalid, BatchSize: batchSize})
 	took := time.Since(start)
 	stop()
 	s.end()
@@ -272,6 +278,9 @@ func run(backend sqlstore.Backend, pgURL string, n int) error {
 
 	// All-or-nothing: check, then the same import again (into a second
 	// organization, so the numbers compare).
+	if n > aonMax {
+		return verify(octx, db, org.ID, n)
+	}
 	org2 := &credtrack.Organization{Name: "Bench 2"}
 	if err := db.CreateOrg(sys, org2); err != nil {
 		return err
@@ -279,7 +288,7 @@ func run(backend sqlstore.Backend, pgURL string, n int) error {
 	o2ctx := credtrack.NewContextWithActor(ctx, credtrack.SystemActor("rosterbench", org2.ID))
 	s = sample()
 	start = time.Now()
-	rep, err = roster.Import(o2ctx, db, open, roster.Options{Mode: roster.AllOrNothing})
+	rep, err = roster.Import(o2ctx, db, open, roster.Options{Mode: roster.AllOrNothing, BatchSize: batchSize})
 	took2 := time.Since(start)
 	s.end()
 	if err != nil || rep.ProvidersWritten != n {
@@ -287,8 +296,12 @@ func run(backend sqlstore.Backend, pgURL string, n int) error {
 	}
 	line(n, csvSize, "all-or-nothing import (check + import)", took2, rows, plain, s)
 
-	// The records and their events are all there and the chain holds.
-	brk, events, err := db.VerifyChain(octx, org.ID)
+	return verify(octx, db, org.ID, n)
+}
+
+// verify checks that the records' events are all there and the chain holds.
+func verify(octx context.Context, db *sqlstore.DB, orgID string, n int) error {
+	brk, events, err := db.VerifyChain(octx, orgID)
 	if err != nil || brk != nil {
 		return fmt.Errorf("audit chain: %v %v", brk, err)
 	}

@@ -528,6 +528,12 @@ func (s *scanner) parseCredential(g *group, rec []string, errs *rowErrors) {
 		errs.add("details", problem)
 	}
 	c.Details = details
+	if problem == "" && c.Type != "" {
+		// The type-specific fields are the domain's to judge.
+		if err := c.ValidateDetails(); err != nil {
+			errs.add("details", credtrack.ErrorMessage(err))
+		}
+	}
 	if errs.n == before {
 		c.ProviderID = "pending" // Validate wants one; the store sets the real ID
 		if err := c.Validate(); err != nil {
