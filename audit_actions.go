@@ -104,4 +104,8 @@ var AuditActions = []AuditAction{
 	// Roster import and export.
 	{"roster.imported", "records", "A roster file was imported (mode, rows read, invalid rows, providers and credentials written in details); each record written also has its own provider.created or credential.created event with the import ID. Outcome failure when nothing or not everything was written (reason in details)."},
 	{"roster.checked", "records", "A roster file was checked without writing anything (a dry run); the numbers of rows and invalid rows are in details, never values from the file."},
+	// Data keys (credtrack keys rotate), by the system actor keys-rotation.
+	{"keys.rotation.started", "administration", "A new data key became the primary of an organization's keyset (or the instance's); the rotation ID, new key ID and row count are in details."},
+	{"keys.rotation.reencrypted", "administration", "A batch of an organization's sealed values was re-encrypted under the new key; table, count and pass are in details, never values."},
+	{"keys.rotation.completed", "administration", "Every sealed value of the organization was under the new key, and the old keys were disabled; their IDs are in details."},
 }

@@ -17,6 +17,8 @@ require (
 	golang.org/x/time v0.16.0
 )
 
+require github.com/tink-crypto/tink-go/v2 v2.9.0
+
 require (
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect

@@ -9,7 +9,13 @@ import (
 )
 
 func newSealer() *seal.Sealer {
-	return seal.New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+	s := seal.New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+	for _, org := range []string{"org1", "org2"} {
+		if _, err := s.NewKeyset(org); err != nil {
+			panic(err)
+		}
+	}
+	return s
 }
 
 func TestSealRoundTripAndBinding(t *testing.T) {

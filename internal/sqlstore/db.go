@@ -99,6 +99,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.batch = newAuditBatcher(db)
+	if db.sealer != nil {
+		db.sealer.SetLoader(db.loadKeyset, keysetTTL)
+	}
 	return db, nil
 }
 

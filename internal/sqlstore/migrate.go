@@ -192,6 +192,14 @@ var ErrWrongKey = fmt.Errorf("the master key does not match the one this databas
 // it afterwards. On SQLite a wrong key already fails at open (the pages do
 // not decrypt); on PostgreSQL this is the canary that catches it.
 func (db *DB) checkKey(ctx context.Context) error {
+	if err := db.checkKeyValue(ctx); err != nil {
+		return err
+	}
+	return db.initKeys(ctx)
+}
+
+// checkKeyValue is the comparison of checkKey.
+func (db *DB) checkKeyValue(ctx context.Context) error {
 	if db.keyCheck == "" {
 		return nil
 	}
@@ -200,7 +208,7 @@ func (db *DB) checkKey(ctx context.Context) error {
 	if err == sql.ErrNoRows {
 		_, err = db.write.ExecContext(ctx, db.rebind("INSERT INTO instance_meta (key, value) VALUES (?, ?)"), "key_check", db.keyCheck)
 		if db.isUniqueViolation(err) {
-			return db.checkKey(ctx) // another process stored it first
+			return db.checkKeyValue(ctx) // another process stored it first
 		}
 		return err
 	}

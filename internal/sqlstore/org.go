@@ -20,6 +20,9 @@ func (db *DB) CreateOrg(ctx context.Context, o *credtrack.Organization) error {
 			o.ID, o.Name, string(o.Kind), o.ExpiringWindowDays, ts(o.CreatedAt)); err != nil {
 			return err
 		}
+		if err := tx.createOrgKeys(o.ID); err != nil {
+			return err
+		}
 		a := credtrack.ActorFromContext(ctx)
 		return tx.appendEvent(&credtrack.AuditEvent{OrgID: o.ID, ActorKind: a.Kind, ActorID: a.ID, ActorRole: a.Role,
 			Action: "org.created", TargetType: "organization", TargetID: o.ID, Outcome: credtrack.OutcomeSuccess,

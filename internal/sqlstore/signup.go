@@ -98,6 +98,9 @@ func (db *DB) SignUp(ctx context.Context, u *credtrack.User, o *credtrack.Organi
 			o.ID, o.Name, string(o.Kind), o.ExpiringWindowDays, ts(o.CreatedAt)); err != nil {
 			return err
 		}
+		if err := tx.createOrgKeys(o.ID); err != nil {
+			return err
+		}
 		if err := tx.actInOrg(o.ID); err != nil {
 			return err
 		}
