@@ -45,7 +45,7 @@ func (db *DB) loadKeyset(ctx context.Context, org string) (*seal.Stored, error) 
 }
 
 // initKeys unwraps and installs every stored keyset (the canary of the
-// keysets), then creates the missing ones: the instance keyset ('') and
+// keysets), then creates the missing ones: the instance keyset (”) and
 // one for each organization created before keysets existed.
 func (db *DB) initKeys(ctx context.Context) error {
 	if db.sealer == nil {
@@ -106,7 +106,7 @@ func (db *DB) initKeys(ctx context.Context) error {
 	return nil
 }
 
-// createOrgKeys gives an organization (or the instance, org '') its
+// createOrgKeys gives an organization (or the instance, org ”) its
 // keyset in tx, unless another process stored one first, in which case
 // that one is installed. The new keyset is usable at once by the rest of
 // tx (an organization's first values are often sealed in the transaction
@@ -146,7 +146,7 @@ type OrgKeyInfo struct {
 	Keys       []seal.KeyInfo
 }
 
-// KeyInfo lists the data keys of every organization ('' is the instance).
+// KeyInfo lists the data keys of every organization (” is the instance).
 func (db *DB) KeyInfo(ctx context.Context) ([]OrgKeyInfo, error) {
 	rows, err := db.read.QueryContext(ctx, "SELECT org_id, keyset, generation FROM org_keys ORDER BY org_id")
 	if err != nil {

@@ -28,7 +28,7 @@ import (
 type sealedColumn struct{ column, field string }
 
 // sealedTable lists the sealed columns of a table. instance tables hold
-// values sealed under the instance keyset (org ''), the others are
+// values sealed under the instance keyset (org ”), the others are
 // tenant tables with an org_id.
 type sealedTable struct {
 	table    string
@@ -130,7 +130,7 @@ func (tx *Tx) countSealedRows(org string) (int64, error) {
 }
 
 // RotationOrgs returns the organizations a rotation of every organization
-// covers: '' (the instance keyset) and each organization's ID.
+// covers: ” (the instance keyset) and each organization's ID.
 func (db *DB) RotationOrgs(ctx context.Context) ([]string, error) {
 	rows, err := db.read.QueryContext(ctx, "SELECT org_id FROM org_keys ORDER BY org_id")
 	if err != nil {
