@@ -119,6 +119,9 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 	}
 	kinds := jobs.Builtin(a.db, a.cfg.SessionIdle)
 	kinds[psv.JobKind] = jobs.Kind{Handler: a.verification().RunJob}
+	for name, k := range keyRotationJobs(a) {
+		kinds[name] = k
+	}
 	runner := jobs.NewRunner(a.db, a.log, kinds)
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	jobsDone := make(chan struct{})

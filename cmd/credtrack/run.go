@@ -46,6 +46,7 @@ func init() {
 		{"verify", "primary-source verification: `verify npi --org ORG --provider ID` looks the provider's NPI up in NPPES now", (*Main).runVerify},
 		{"roster", "roster CSV: `roster import [--dry-run|--skip-invalid] --org ORG FILE`, `roster export --org ORG > FILE`", (*Main).runRoster},
 		{"audit", "audit log tools: `audit verify [--org ORG]` recomputes the hash chains", (*Main).runAudit},
+		{"keys", "data keys: `keys rotate [--org ORG]` re-encrypts under a new key; `keys status`", (*Main).runKeys},
 		{"version", "print the version", (*Main).runVersion},
 		{"help", "show this help, or `help COMMAND` for a command's flags", (*Main).runHelp},
 	}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"credtrack"
+	"credtrack/internal/blob"
+	"credtrack/internal/config"
+	"credtrack/internal/demo"
+	"credtrack/internal/docs"
+	"credtrack/internal/storetest"
+)
+
+// TestKeysAtRestAndRotation, on both backends: the demo data and two
+// uploaded documents leave no NPI, DEA, SSN or license number in plain
+// text in the database (SQLite read through its XTS VFS with the key;
+// PostgreSQL read row by row through the driver, as a dump would) and no
+// document bytes in the blob directory; then `credtrack keys rotate`
+// re-encrypts everything while a server keeps answering with the same
+// values, and `keys status` shows the old keys disabled.
+func TestKeysAtRestAndRotation(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			dir := t.TempDir()
+			env := map[string]string{"CREDTRACK_DATA_DIR": filepath.Join(dir, "data")}
+			cfg := config.Default()
+			cfg.DataDir = env["CREDTRACK_DATA_DIR"]
+			if backend == "postgres" {
+				cfg.DatabaseURL = storetest.PostgresDatabase(t)
+				env["CREDTRACK_DATABASE_URL"] = cfg.DatabaseURL
+			}
+			ctx := context.Background()
+			m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+			a, err := m.openApp(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.migrateOrCheck(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			today := credtrack.DateOf(credtrack.Now())
+			res, err := demo.Seed(ctx, a.db, today, a.hasher.Hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sys := credtrack.NewContextWithActor(ctx, credtrack.SystemActor("test", res.OrgID))
+			blobs, err := blob.NewLocal(cfg.BlobDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := &docs.Service{Store: a.db, Blobs: blobs}
+			list, _, err := a.db.FindProviders(sys, credtrack.ProviderFilter{Limit: 2, Profession: credtrack.ProfMD})
+			if err != nil || len(list) < 2 || len(list[0].Credentials) == 0 {
+				t.Fatalf("no providers with credentials: %v", err)
+			}
+			marker := "CONFIDENTIAL-SCAN-OF-A-LICENSE-CARD-"
+			var docIDs []string
+			var bodies [][]byte
+			for i, p := range list {
+				body := []byte("%PDF-1.7\n" + strings.Repeat(marker+p.ID+"\n", 200) + "%%EOF\n")
+				d, err := svc.Upload(sys, docs.Upload{ProviderID: p.ID, Filename: "license.pdf", Body: bytes.NewReader(body)})
+				if err != nil {
+					t.Fatalf("upload %d: %v", i, err)
+				}
+				docIDs, bodies = append(docIDs, d.ID), append(bodies, body)
+			}
+			credentialID := list[0].Credentials[0].ID
+			token, err := a.db.CreateAPIToken(sys, &credtrack.APIToken{Name: "keys test", Role: credtrack.RoleOwner})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// The demo providers' identifiers, as generated.
+			var needles []string
+			for _, p := range demo.Providers(demo.ProviderCount, today) {
+				needles = append(needles, p.NPI, p.SSN)
+				for _, c := range p.Credentials {
+					if c.Type == credtrack.CredDEA || c.Type == credtrack.CredStateLicense || c.Type == credtrack.CredNPI {
+						needles = append(needles, c.Number)
+					}
+				}
+			}
+			checkAtRest := func(when string) {
+				t.Helper()
+				var dump bytes.Buffer
+				if err := a.db.DumpTablesForTest(ctx, &dump); err != nil {
+					t.Fatal(err)
+				}
+				// Positive control: the dump does hold the providers' names.
+				if !strings.Contains(dump.String(), strings.ToLower(list[0].LastName)) {
+					t.Fatalf("%s: the dump lacks a provider's name; it does not read the tables", when)
+				}
+				checked := 0
+				for _, n := range needles {
+					if len(n) < 6 {
+						continue
+					}
+					checked++
+					if containsToken(dump.Bytes(), n) {
+						t.Fatalf("%s: an identifier of the demo data (…%s) is in the database in plain text", when, n[len(n)-4:])
+					}
+				}
+				if checked < 300 {
+					t.Fatalf("%s: only %d identifiers checked", when, checked)
+				}
+				files := 0
+				filepath.WalkDir(cfg.BlobDir(), func(p string, d fs.DirEntry, err error) error {
+					if err != nil || d.IsDir() {
+						return err
+					}
+					b, _ := os.ReadFile(p)
+					files++
+					if bytes.Contains(b, []byte(marker)) || bytes.Contains(b, []byte("%PDF-")) {
+						t.Fatalf("%s: blob %s holds plaintext document bytes", when, p)
+					}
+					return nil
+				})
+				if files < len(docIDs) {
+					t.Fatalf("%s: %d blob files, want %d", when, files, len(docIDs))
+				}
+				t.Logf("%s: %d identifiers and %d blobs checked, %d bytes of table dump", when, checked, files, dump.Len())
+			}
+			checkAtRest("before rotation")
+			a.Close()
+
+			s := startServer(t, env, "serve")
+			getCred := func() string {
+				req, _ := http.NewRequest("GET", s.URL+"/api/v1/credentials/"+credentialID, nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 200 {
+					t.Fatalf("credential through the server = %d %s", resp.StatusCode, b)
+				}
+				return string(b)
+			}
+			before := getCred()
+			code, out, errOut := run(t, env, "", "keys", "rotate", "--grace", "0s", "--batch", "64")
+			if code != 0 || strings.Count(out, "completed in") < 2 || !strings.Contains(out, "rows to re-encrypt") {
+				t.Fatalf("keys rotate: %d\n%s%s", code, out, errOut)
+			}
+			t.Logf("keys rotate:\n%s", out)
+			// The running server loaded the keyset before the rotation; it
+			// reads values under the new key (and reloads to do so).
+			if after := getCred(); after != before {
+				t.Fatalf("the server answers differently after the rotation:\n%s\n%s", before, after)
+			}
+			code, out, _ = run(t, env, "", "keys", "status")
+			if code != 0 || !strings.Contains(out, "(disabled)") || !strings.Contains(out, "completed") || strings.Contains(out, "running:") {
+				t.Fatalf("keys status: %d\n%s", code, out)
+			}
+			s.Stop(t)
+
+			a, err = m.openApp(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			if err := a.migrateOrCheck(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+			checkAtRest("after rotation")
+			svc = &docs.Service{Store: a.db, Blobs: blobs}
+			for i, id := range docIDs {
+				_, rc, err := svc.Open(sys, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(rc)
+				rc.Close()
+				if err != nil || !bytes.Equal(got, bodies[i]) {
+					t.Fatalf("document %d after rotation: %v", i, err)
+				}
+			}
+			rots, err := a.db.Rotations(ctx, false)
+			if err != nil || len(rots) < 2 {
+				t.Fatalf("rotations: %v, %v", rots, err)
+			}
+			for _, r := range rots {
+				if r.State != "completed" || r.Reencrypted == 0 && r.OrgID == res.OrgID {
+					t.Fatalf("rotation %+v", r)
+				}
+			}
+		})
+	}
+}
+
+// containsToken reports whether b holds s not embedded in a longer run of
+// letters and digits: a 6-digit license number inside a 16-digit
+// microsecond timestamp is not that number.
+func containsToken(b []byte, s string) bool {
+	alnum := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' }
+	for off := 0; ; {
+		i := bytes.Index(b[off:], []byte(s))
+		if i < 0 {
+			return false
+		}
+		i += off
+		if (i == 0 || !alnum(b[i-1])) && (i+len(s) == len(b) || !alnum(b[i+len(s)])) {
+			return true
+		}
+		off = i + 1
+	}
+}
