@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"credtrack"
 	"credtrack/internal/blob"
@@ -212,5 +214,55 @@ func containsToken(b []byte, s string) bool {
 			return true
 		}
 		off = i + 1
+	}
+}
+
+// TestKeyRotationJobPausesAndRequeues: the server's keys.rotation job
+// re-encrypts, and when the rotation must wait for the grace period it
+// queues its successor for the end of the wait instead of holding the
+// worker (and a shutdown) up.
+func TestKeyRotationJobPausesAndRequeues(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	ctx := context.Background()
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	a, err := m.openApp(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.migrateOrCheck(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	sys := credtrack.NewContextWithActor(ctx, credtrack.SystemActor("test", ""))
+	o := &credtrack.Organization{Name: "Jobs"}
+	if err := a.db.CreateOrg(sys, o); err != nil {
+		t.Fatal(err)
+	}
+	octx := credtrack.NewContextWithActor(ctx, credtrack.SystemActor("test", o.ID))
+	for _, p := range demo.Providers(5, credtrack.DateOf(credtrack.Now())) {
+		if err := a.db.CreateProvider(octx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := a.db.StartRotation(ctx, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := keyRotationJobs(a)[keyRotationJob].Handler
+	if err := h(ctx, &credtrack.Job{Kind: keyRotationJob, Key: r.ID, OrgID: o.ID, Args: []byte(`{"rotation":"` + r.ID + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := a.db.Rotation(ctx, r.ID)
+	if err != nil || cur.State != "running" || cur.RowsDone != cur.RowsTotal || cur.Reencrypted == 0 {
+		t.Fatalf("after the job: %+v, %v", cur, err)
+	}
+	// Its successor is queued for after the grace period, not now.
+	if _, err := a.db.ClaimJob(ctx, "w", []string{keyRotationJob}, time.Minute); credtrack.ErrorCode(err) != credtrack.ENOTFOUND {
+		t.Fatalf("a rotation job is runnable during the grace period: %v", err)
+	}
+	added, err := a.db.EnqueueJob(ctx, &credtrack.Job{Kind: keyRotationJob, Key: fmt.Sprintf("%s@%d", r.ID, cur.UpdatedAt.UnixMicro())})
+	if err != nil || added {
+		t.Fatalf("the successor job was not queued: added=%v, %v", added, err)
 	}
 }
