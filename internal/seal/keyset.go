@@ -246,9 +246,10 @@ func (s *Sealer) SetLoader(l Loader, ttl time.Duration) {
 func (s *Sealer) keyset(orgID string, refresh bool) (*orgKeyset, error) {
 	s.mu.Lock()
 	ks, ok := s.orgs[orgID]
-	loader, ttl := s.loader, s.ttl
+	loader := s.loader
+	fresh := ok && (!refresh || loader == nil || time.Since(ks.loadedAt) < s.ttl)
 	s.mu.Unlock()
-	if ok && (!refresh || loader == nil || time.Since(ks.loadedAt) < ttl) {
+	if fresh {
 		return ks, nil
 	}
 	if loader == nil {

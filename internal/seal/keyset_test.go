@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"credtrack/internal/seal"
@@ -127,5 +128,55 @@ func TestLoaderPicksUpAnotherProcessRotation(t *testing.T) {
 	}
 	if loads < 2 {
 		t.Fatalf("loads = %d", loads)
+	}
+}
+
+// TestConcurrentUseDuringRotation: sealing and opening from many
+// goroutines while a rotated keyset is installed (run with -race).
+func TestConcurrentUseDuringRotation(t *testing.T) {
+	s := seal.New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32))
+	st, err := s.NewKeyset("org1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := st
+	var mu sync.Mutex
+	s.SetLoader(func(context.Context, string) (*seal.Stored, error) { mu.Lock(); defer mu.Unlock(); return stored, nil }, 0)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				ct, err := s.Seal(f1, "1234567893")
+				if err == nil {
+					var got string
+					got, err = s.Open(f1, ct)
+					if err == nil && got != "1234567893" {
+						err = errors.New("wrong plaintext")
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	next, _, err := s.Rotate(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	stored = next
+	mu.Unlock()
+	if err := s.Install(next); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
