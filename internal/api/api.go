@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"credtrack"
+	"credtrack/internal/docs"
 	"credtrack/internal/httperr"
 	"credtrack/internal/reqaudit"
 )
@@ -28,12 +30,43 @@ type Auditor interface {
 	RecordEvent(ctx context.Context, ev *credtrack.AuditEvent) error
 }
 
+// Records are the store reads the API needs beyond the record services
+// (implemented by *sqlstore.DB).
+type Records interface {
+	// ProviderVisible is nil when the actor may read the provider, and
+	// ENOTFOUND otherwise; it returns no data.
+	ProviderVisible(ctx context.Context, id string) error
+	// RevealProvider opens sealed fields ("npi", "ssn", "dob"), audited.
+	RevealProvider(ctx context.Context, id string, fields []string) (map[string]string, error)
+	// FindDocuments lists one provider's documents (no keys), audited.
+	FindDocuments(ctx context.Context, providerID string) ([]*credtrack.Document, error)
+	// FindDocumentByID returns one document's record (no key), audited.
+	FindDocumentByID(ctx context.Context, id string) (*credtrack.Document, error)
+}
+
+// Documents is the document service (implemented by *docs.Service).
+type Documents interface {
+	Upload(ctx context.Context, u docs.Upload) (*credtrack.Document, error)
+	Open(ctx context.Context, id string) (*credtrack.Document, io.ReadCloser, error)
+	VerifyFile(ctx context.Context, r io.Reader) (*credtrack.DocumentMatch, error)
+	VerifySHA256(ctx context.Context, hexSum string) (*credtrack.DocumentMatch, error)
+	Delete(ctx context.Context, id string) error
+}
+
 // Options are the services the API calls.
 type Options struct {
 	Tokens      TokenAuth
 	Providers   credtrack.ProviderService
 	Credentials credtrack.CredentialService
-	Audit       Auditor
+	Records     Records
+	// Documents uploads, downloads, verifies and deletes documents;
+	// nil answers the document routes with 503.
+	Documents Documents
+	// MaxDocumentSize is the upload limit the Documents service applies
+	// (0 means docs.DefaultMaxSize); the API uses it to bound request
+	// bodies and to document the limit.
+	MaxDocumentSize int64
+	Audit           Auditor
 	// Orgs supplies each organization's expiring window for derived
 	// statuses; nil means 90 days.
 	Orgs   credtrack.OrgService
@@ -70,12 +103,26 @@ func New(opts Options) *Handler {
 	return h
 }
 
-// routes lists every API route with the permission it needs.
+// routes lists every API route with the permission it needs. Every route
+// must also be in openapi.json (TestOpenAPIMatchesRoutes).
 func (h *Handler) routes() {
+	h.handle("GET /api/openapi.json", Policy{Public: true}, h.handleOpenAPI)
 	h.handle("GET /api/v1/me", Policy{}, h.handleMe)
+
 	h.handle("GET /api/v1/providers", Policy{Permission: credtrack.PermProviderRead, Own: true}, h.handleProviderIndex)
+	h.handle("POST /api/v1/providers", Policy{Permission: credtrack.PermProviderWrite}, h.handleProviderCreate)
 	h.handle("GET /api/v1/providers/{id}", Policy{Permission: credtrack.PermProviderRead, Own: true}, h.handleProviderShow)
+
+	h.handle("GET /api/v1/providers/{id}/credentials", Policy{Permission: credtrack.PermCredentialRead, Own: true}, h.handleProviderCredentials)
+	h.handle("POST /api/v1/providers/{id}/credentials", Policy{Permission: credtrack.PermCredentialWrite}, h.handleCredentialCreate)
 	h.handle("GET /api/v1/credentials/{id}", Policy{Permission: credtrack.PermCredentialRead, Own: true}, h.handleCredentialShow)
+
+	h.handle("GET /api/v1/providers/{id}/documents", Policy{Permission: credtrack.PermDocumentRead, Own: true}, h.handleDocumentIndex)
+	h.handle("POST /api/v1/providers/{id}/documents", Policy{Permission: credtrack.PermDocumentWrite}, h.handleDocumentUpload)
+	h.handle("GET /api/v1/documents/{id}", Policy{Permission: credtrack.PermDocumentRead, Own: true}, h.handleDocumentShow)
+	h.handle("GET /api/v1/documents/{id}/content", Policy{Permission: credtrack.PermDocumentRead, Own: true}, h.handleDocumentDownload)
+	h.handle("DELETE /api/v1/documents/{id}", Policy{Permission: credtrack.PermDocumentWrite}, h.handleDocumentDelete)
+	h.handle("POST /api/v1/documents/verify", Policy{Permission: credtrack.PermDocumentRead}, h.handleDocumentVerify)
 }
 
 // handle registers a route behind authentication and its policy check.
@@ -195,9 +242,13 @@ func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // writeJSON renders v with status 200.
-func (h *Handler) writeJSON(w http.ResponseWriter, v any) {
+func (h *Handler) writeJSON(w http.ResponseWriter, v any) { h.writeJSONStatus(w, http.StatusOK, v) }
+
+// writeJSONStatus renders v with status code.
+func (h *Handler) writeJSONStatus(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		h.log.Warn("writing a JSON response failed", "err", err)
 	}

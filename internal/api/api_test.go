@@ -14,6 +14,8 @@ import (
 
 	"credtrack"
 	"credtrack/internal/api"
+	"credtrack/internal/blob"
+	"credtrack/internal/docs"
 	"credtrack/internal/sqlstore"
 	"credtrack/internal/storetest"
 )
@@ -39,7 +41,10 @@ func (l *lockedBuffer) String() string {
 // fixture is an API handler on a real store with two organizations.
 type fixture struct {
 	h    *api.Handler
+	db   *sqlstore.DB
 	logs *lockedBuffer
+	// blobDir is the local blob store of the document service.
+	blobDir string
 
 	orgA string
 	ctxA context.Context // a system actor in org A
@@ -48,6 +53,10 @@ type fixture struct {
 
 	coordA, auditorA, providerRoleA, expiringA, coordB string
 }
+
+// testMaxDocumentSize is the fixture's upload limit, small so that the
+// over-limit tests stay small.
+const testMaxDocumentSize = 256 << 10
 
 const (
 	npi       = "1234567893"
@@ -61,8 +70,13 @@ func newFixture(t *testing.T, db *sqlstore.DB, clock *storetest.Clock) *fixture 
 	t.Helper()
 	ctxA, orgA := storetest.NewOrg(t, db, "Org A")
 	ctxB, _ := storetest.NewOrg(t, db, "Org B")
-	f := &fixture{logs: &lockedBuffer{}, orgA: orgA.ID, ctxA: ctxA}
-	f.h = api.New(api.Options{Tokens: db, Providers: db, Credentials: db, Audit: db,
+	f := &fixture{db: db, logs: &lockedBuffer{}, orgA: orgA.ID, ctxA: ctxA, blobDir: t.TempDir()}
+	blobs, err := blob.NewLocal(f.blobDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h = api.New(api.Options{Tokens: db, Providers: db, Credentials: db, Records: db, Audit: db, Orgs: db, Now: clock.Now,
+		Documents: &docs.Service{Store: db, Blobs: blobs, MaxSize: testMaxDocumentSize}, MaxDocumentSize: testMaxDocumentSize,
 		Logger: slog.New(slog.NewTextHandler(f.logs, nil))})
 
 	p := &credtrack.Provider{FirstName: firstName, LastName: lastName, Profession: credtrack.ProfMD, State: "MO",
@@ -265,11 +279,14 @@ func TestCredentials(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, db *sqlstore.DB, clock *storetest.Clock) {
 		f := newFixture(t, db, clock)
 
-		// An auditor reads one credential with its full number.
+		// An auditor reads one credential: the number masked.
 		r := f.do(t, "GET", "/api/v1/credentials/"+f.credentialID, f.auditorA)
 		if r.code != http.StatusOK || r.json["id"] != f.credentialID || r.json["provider_id"] != f.providerID ||
-			r.json["type"] != string(credtrack.CredDEA) || r.json["number"] != deaNumber || r.json["number_last4"] != deaNumber[5:] {
+			r.json["type"] != string(credtrack.CredDEA) || r.json["number"] != nil || r.json["number_last4"] != deaNumber[5:] {
 			t.Fatalf("credential for the auditor = %d %s", r.code, r.body)
+		}
+		if strings.Contains(r.body, deaNumber) {
+			t.Errorf("the credential holds the full number without ?reveal: %s", r.body)
 		}
 		// The read is in the audit log, attributed to the token.
 		evs, _, err := db.FindAuditEvents(storetest.As("u-aud", f.orgA, credtrack.RoleAuditor), credtrack.AuditFilter{Action: "credential.read", TargetID: f.credentialID})
@@ -325,12 +342,12 @@ func TestRoutingAndParameters(t *testing.T) {
 			f.do(t, "GET", "/api/v1/nope", tok).wantError(t, "GET /api/v1/nope", http.StatusNotFound, credtrack.ENOTFOUND)
 		}
 		// A known path with the wrong method: 405 with Allow.
-		r := f.do(t, "POST", "/api/v1/providers", f.coordA)
-		r.wantError(t, "POST /api/v1/providers", http.StatusMethodNotAllowed, credtrack.EMETHOD)
-		if allow := r.header.Get("Allow"); !strings.Contains(allow, "GET") {
-			t.Errorf("405 Allow = %q, want GET", allow)
+		r := f.do(t, "PUT", "/api/v1/providers", f.coordA)
+		r.wantError(t, "PUT /api/v1/providers", http.StatusMethodNotAllowed, credtrack.EMETHOD)
+		if allow := r.header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "POST") {
+			t.Errorf("405 Allow = %q, want GET and POST", allow)
 		}
-		f.do(t, "DELETE", "/api/v1/providers/"+f.providerID, f.coordA).wantError(t, "DELETE a provider",
+		f.do(t, "DELETE", "/api/v1/me", f.coordA).wantError(t, "DELETE /api/v1/me",
 			http.StatusMethodNotAllowed, credtrack.EMETHOD)
 
 		for _, q := range []string{"limit=abc", "limit=-1", "offset=x", "limit=1.5"} {

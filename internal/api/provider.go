@@ -2,7 +2,9 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"credtrack"
@@ -11,18 +13,25 @@ import (
 // providerJSON is a provider as the API shows it: sensitive identifiers
 // only as their last four characters.
 type providerJSON struct {
-	ID          string           `json:"id"`
-	FirstName   string           `json:"first_name"`
-	MiddleName  string           `json:"middle_name,omitempty"`
-	LastName    string           `json:"last_name"`
-	Suffix      string           `json:"suffix,omitempty"`
-	Email       string           `json:"email,omitempty"`
-	Phone       string           `json:"phone,omitempty"`
-	Profession  string           `json:"profession"`
-	Specialty   string           `json:"specialty,omitempty"`
-	Employer    string           `json:"employer,omitempty"`
-	State       string           `json:"state,omitempty"`
-	NPILast4    string           `json:"npi_last4,omitempty"`
+	ID         string `json:"id"`
+	FirstName  string `json:"first_name"`
+	MiddleName string `json:"middle_name,omitempty"`
+	LastName   string `json:"last_name"`
+	Suffix     string `json:"suffix,omitempty"`
+	Email      string `json:"email,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+	Profession string `json:"profession"`
+	Specialty  string `json:"specialty,omitempty"`
+	Employer   string `json:"employer,omitempty"`
+	State      string `json:"state,omitempty"`
+	NPILast4   string `json:"npi_last4,omitempty"`
+	// SSNLast4 and DOBOnFile are shown on one provider, not in lists.
+	SSNLast4  string `json:"ssn_last4,omitempty"`
+	DOBOnFile *bool  `json:"dob_on_file,omitempty"`
+	// NPI, SSN and DOB are present only when revealed (?reveal=npi,ssn,dob).
+	NPI         string           `json:"npi,omitempty"`
+	SSN         string           `json:"ssn,omitempty"`
+	DOB         string           `json:"dob,omitempty"`
 	Active      bool             `json:"active"`
 	Status      string           `json:"status"`
 	Missing     []string         `json:"missing_credentials"`
@@ -32,19 +41,23 @@ type providerJSON struct {
 }
 
 type credentialJSON struct {
-	ID           string            `json:"id"`
-	ProviderID   string            `json:"provider_id"`
-	Type         string            `json:"type"`
-	Issuer       string            `json:"issuer,omitempty"`
-	Jurisdiction string            `json:"jurisdiction,omitempty"`
-	Number       string            `json:"number,omitempty"`
-	NumberLast4  string            `json:"number_last4,omitempty"`
-	IssuedOn     string            `json:"issued_on,omitempty"`
-	ExpiresOn    string            `json:"expires_on,omitempty"`
-	Status       string            `json:"status"`
-	VerifiedAt   *time.Time        `json:"verified_at,omitempty"`
-	VerifiedBy   string            `json:"verified_by,omitempty"`
-	Details      map[string]string `json:"details"`
+	ID           string `json:"id"`
+	ProviderID   string `json:"provider_id"`
+	Type         string `json:"type"`
+	Issuer       string `json:"issuer,omitempty"`
+	Jurisdiction string `json:"jurisdiction,omitempty"`
+	// Number is present only when revealed (?reveal=number).
+	Number      string            `json:"number,omitempty"`
+	NumberLast4 string            `json:"number_last4,omitempty"`
+	IssuedOn    string            `json:"issued_on,omitempty"`
+	ExpiresOn   string            `json:"expires_on,omitempty"`
+	Status      string            `json:"status"`
+	VerifiedAt  *time.Time        `json:"verified_at,omitempty"`
+	VerifiedBy  string            `json:"verified_by,omitempty"`
+	Notes       string            `json:"notes,omitempty"`
+	Details     map[string]string `json:"details"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
 }
 
 // statusClock says on which day and with which expiring window statuses
@@ -67,8 +80,9 @@ func (h *Handler) statusClock(r *http.Request) statusClock {
 
 func toCredentialJSON(c *credtrack.Credential, sc statusClock) credentialJSON {
 	out := credentialJSON{ID: c.ID, ProviderID: c.ProviderID, Type: string(c.Type), Issuer: c.Issuer,
-		Jurisdiction: c.Jurisdiction, Number: c.Number, NumberLast4: c.NumberLast4, IssuedOn: c.IssuedOn.String(),
-		ExpiresOn: c.ExpiresOn.String(), Status: string(c.Status(sc.today, sc.window)), VerifiedBy: c.VerifiedBy, Details: c.Details}
+		Jurisdiction: c.Jurisdiction, NumberLast4: c.NumberLast4, IssuedOn: c.IssuedOn.String(),
+		ExpiresOn: c.ExpiresOn.String(), Status: string(c.Status(sc.today, sc.window)), VerifiedBy: c.VerifiedBy, Notes: c.Notes, Details: c.Details,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if !c.VerifiedAt.IsZero() {
 		t := c.VerifiedAt
 		out.VerifiedAt = &t
@@ -93,14 +107,31 @@ func toProviderJSON(p *credtrack.Provider, sc statusClock) providerJSON {
 	return out
 }
 
+// providerStatuses are the values ?status= takes.
+var providerStatuses = []credtrack.ProviderStatus{credtrack.ProviderExpired, credtrack.ProviderMissing,
+	credtrack.ProviderExpiring, credtrack.ProviderPending, credtrack.ProviderCompliant, credtrack.ProviderInactive}
+
 // handleProviderIndex lists providers: ?q=, ?profession=, ?status=, ?limit=, ?offset=.
 func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if q.Has("reveal") {
+		h.error(w, r, credtrack.Errorf(credtrack.EINVALID, "reveal is available on one provider at a time, not on the list"))
+		return
+	}
 	f := credtrack.ProviderFilter{Query: q.Get("q"), Profession: credtrack.Profession(q.Get("profession")),
 		Status: credtrack.ProviderStatus(q.Get("status"))}
 	var err error
 	if f.Limit, err = intParam(q.Get("limit"), 50); err == nil {
 		f.Offset, err = intParam(q.Get("offset"), 0)
+	}
+	if err == nil && f.Profession != "" && !slices.Contains(credtrack.Professions, f.Profession) {
+		err = credtrack.Errorf(credtrack.EINVALID, "unknown profession in ?profession=")
+	}
+	if err == nil && f.Status != "" && !slices.Contains(providerStatuses, f.Status) {
+		err = credtrack.Errorf(credtrack.EINVALID, "unknown status in ?status=")
+	}
+	if err == nil && len(f.Query) > 200 {
+		err = credtrack.Errorf(credtrack.EINVALID, "?q= is limited to 200 characters")
 	}
 	if err != nil {
 		h.error(w, r, err)
@@ -128,30 +159,275 @@ func intParam(s string, def int) (int, error) {
 		return def, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
+	if err != nil || n < 0 || n > 1_000_000_000 {
 		return 0, credtrack.Errorf(credtrack.EINVALID, "limit and offset must be whole numbers ≥ 0")
 	}
 	return n, nil
 }
 
-// handleProviderShow returns one provider with its credentials.
+// revealParam parses ?reveal=a,b into the fields asked for, each one of
+// allowed. It refuses unknown names (EINVALID) and, when any field is
+// asked for, a token whose role may not reveal (EFORBIDDEN, audited as a
+// denial). No parameter means nothing is revealed.
+func (h *Handler) revealParam(r *http.Request, targetType, targetID string, allowed ...string) ([]string, error) {
+	q := r.URL.Query()
+	if !q.Has("reveal") {
+		return nil, nil
+	}
+	var fields []string
+	for _, v := range q["reveal"] {
+		for f := range strings.SplitSeq(v, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				continue
+			}
+			if !slices.Contains(allowed, f) {
+				return nil, credtrack.Errorf(credtrack.EINVALID, "?reveal= takes %s", strings.Join(allowed, ", "))
+			}
+			if !slices.Contains(fields, f) {
+				fields = append(fields, f)
+			}
+		}
+	}
+	if len(fields) == 0 {
+		return nil, credtrack.Errorf(credtrack.EINVALID, "?reveal= takes %s", strings.Join(allowed, ", "))
+	}
+	if err := credtrack.Authorize(r.Context(), credtrack.PermSensitiveReveal); err != nil {
+		h.audit(r.Context(), &credtrack.AuditEvent{Action: "authz.denied", TargetType: targetType, TargetID: targetID,
+			Outcome: credtrack.OutcomeDenied, Details: map[string]string{"reveal": strings.Join(fields, ",")}})
+		return nil, credtrack.Errorf(credtrack.EFORBIDDEN, "this token's role may not reveal full sensitive values")
+	}
+	return fields, nil
+}
+
+// handleProviderShow returns one provider with its credentials, sensitive
+// values masked; ?reveal=npi,ssn,dob adds them in full for roles with
+// sensitive.reveal, audited as "sensitive.revealed".
 func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	reveal, err := h.revealParam(r, "provider", id, "npi", "ssn", "dob")
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	p, err := h.opts.Providers.FindProviderByID(r.Context(), id)
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	out := toProviderJSON(p, h.statusClock(r))
+	out.SSNLast4, out.DOBOnFile = p.SSNLast4, &p.HasDOB
+	if len(reveal) > 0 {
+		if h.opts.Records == nil {
+			h.error(w, r, errNotWired)
+			return
+		}
+		vals, err := h.opts.Records.RevealProvider(r.Context(), id, reveal)
+		if err != nil {
+			h.error(w, r, err)
+			return
+		}
+		out.NPI, out.SSN, out.DOB = vals["npi"], vals["ssn"], vals["dob"]
+	}
+	h.writeJSON(w, out)
+}
+
+// errNotWired answers routes whose service this installation did not
+// configure.
+var errNotWired = credtrack.Errorf(credtrack.EUNAVAILABLE, "this part of the API is not configured on this server")
+
+// providerInput is the body of POST /api/v1/providers. Dates are strings
+// so that a bad date of birth is refused without echoing it.
+type providerInput struct {
+	FirstName  string `json:"first_name"`
+	MiddleName string `json:"middle_name"`
+	LastName   string `json:"last_name"`
+	Suffix     string `json:"suffix"`
+	Email      string `json:"email"`
+	Phone      string `json:"phone"`
+	Profession string `json:"profession"`
+	Specialty  string `json:"specialty"`
+	Employer   string `json:"employer"`
+	State      string `json:"state"`
+	NPI        string `json:"npi"`
+	SSN        string `json:"ssn"`
+	DOB        string `json:"dob"`
+	Active     *bool  `json:"active"`
+}
+
+// checkLengths refuses over-long free-text fields (the store limits names).
+func checkLengths(fields map[string]string, max int) error {
+	for name, v := range fields {
+		if len(v) > max {
+			return credtrack.Errorf(credtrack.EINVALID, "%s is limited to %d characters", name, max)
+		}
+	}
+	return nil
+}
+
+func (in *providerInput) provider() (*credtrack.Provider, error) {
+	if err := checkLengths(map[string]string{"suffix": in.Suffix, "email": in.Email, "phone": in.Phone,
+		"specialty": in.Specialty, "employer": in.Employer, "state": in.State}, 200); err != nil {
+		return nil, err
+	}
+	p := &credtrack.Provider{FirstName: in.FirstName, MiddleName: in.MiddleName, LastName: in.LastName, Suffix: in.Suffix,
+		Email: in.Email, Phone: in.Phone, Profession: credtrack.Profession(in.Profession), Specialty: in.Specialty,
+		Employer: in.Employer, State: in.State, NPI: strings.TrimSpace(in.NPI), SSN: strings.TrimSpace(in.SSN), Active: true}
+	if in.Active != nil {
+		p.Active = *in.Active
+	}
+	if in.DOB != "" {
+		d, err := credtrack.ParseDate(in.DOB)
+		if err != nil {
+			return nil, credtrack.Errorf(credtrack.EINVALID, "dob must be a date as YYYY-MM-DD")
+		}
+		p.DOB = d
+	}
+	return p, nil
+}
+
+// handleProviderCreate adds a provider: 201 with the new record (masked)
+// and its Location.
+func (h *Handler) handleProviderCreate(w http.ResponseWriter, r *http.Request) {
+	var in providerInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		h.error(w, r, err)
+		return
+	}
+	p, err := in.provider()
+	if err == nil {
+		err = h.opts.Providers.CreateProvider(r.Context(), p)
+	}
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	out := toProviderJSON(p, h.statusClock(r))
+	hasDOB := !p.DOB.IsZero()
+	out.NPILast4, out.SSNLast4, out.DOBOnFile = credtrack.Last4(p.NPI), credtrack.Last4(p.SSN), &hasDOB
+	w.Header().Set("Location", "/api/v1/providers/"+p.ID)
+	h.writeJSONStatus(w, http.StatusCreated, out)
+}
+
+// handleProviderCredentials lists one provider's credentials, numbers
+// masked.
+func (h *Handler) handleProviderCredentials(w http.ResponseWriter, r *http.Request) {
 	p, err := h.opts.Providers.FindProviderByID(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.error(w, r, err)
 		return
 	}
-	h.writeJSON(w, toProviderJSON(p, h.statusClock(r)))
+	sc := h.statusClock(r)
+	items := make([]credentialJSON, 0, len(p.Credentials))
+	for _, c := range p.Credentials {
+		items = append(items, toCredentialJSON(c, sc))
+	}
+	h.writeJSON(w, map[string]any{"credentials": items})
 }
 
-// handleCredentialShow returns one credential with its number: an audited read.
-func (h *Handler) handleCredentialShow(w http.ResponseWriter, r *http.Request) {
-	c, err := h.opts.Credentials.FindCredentialByID(r.Context(), r.PathValue("id"))
+// credentialInput is the body of POST /api/v1/providers/{id}/credentials.
+type credentialInput struct {
+	Type         string            `json:"type"`
+	Issuer       string            `json:"issuer"`
+	Jurisdiction string            `json:"jurisdiction"`
+	Number       string            `json:"number"`
+	IssuedOn     string            `json:"issued_on"`
+	ExpiresOn    string            `json:"expires_on"`
+	Notes        string            `json:"notes"`
+	Details      map[string]string `json:"details"`
+}
+
+func (in *credentialInput) credential(providerID string) (*credtrack.Credential, error) {
+	if err := checkLengths(map[string]string{"issuer": in.Issuer, "jurisdiction": in.Jurisdiction}, 200); err != nil {
+		return nil, err
+	}
+	if err := checkLengths(map[string]string{"notes": in.Notes}, 4000); err != nil {
+		return nil, err
+	}
+	if len(in.Details) > 50 {
+		return nil, credtrack.Errorf(credtrack.EINVALID, "details is limited to 50 fields")
+	}
+	for k, v := range in.Details {
+		if k == "" || len(k) > 64 || len(v) > 500 {
+			return nil, credtrack.Errorf(credtrack.EINVALID, "details keys are 1–64 characters and values at most 500")
+		}
+	}
+	c := &credtrack.Credential{ProviderID: providerID, Type: credtrack.CredentialType(in.Type), Issuer: in.Issuer,
+		Jurisdiction: in.Jurisdiction, Number: in.Number, Notes: in.Notes, Details: in.Details}
+	var err error
+	if c.IssuedOn, err = credtrack.ParseDate(in.IssuedOn); err != nil {
+		return nil, credtrack.Errorf(credtrack.EINVALID, "issued_on must be a date as YYYY-MM-DD")
+	}
+	if c.ExpiresOn, err = credtrack.ParseDate(in.ExpiresOn); err != nil {
+		return nil, credtrack.Errorf(credtrack.EINVALID, "expires_on must be a date as YYYY-MM-DD")
+	}
+	return c, nil
+}
+
+// handleCredentialCreate adds a credential to a provider: 201 with the
+// new record (number masked). Another organization's provider is a 404
+// before the body is read.
+func (h *Handler) handleCredentialCreate(w http.ResponseWriter, r *http.Request) {
+	providerID := r.PathValue("id")
+	if err := h.providerVisible(r, providerID); err != nil {
+		h.error(w, r, err)
+		return
+	}
+	var in credentialInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		h.error(w, r, err)
+		return
+	}
+	c, err := in.credential(providerID)
+	if err == nil {
+		err = h.opts.Credentials.CreateCredential(r.Context(), c)
+	}
 	if err != nil {
 		h.error(w, r, err)
 		return
 	}
-	h.writeJSON(w, toCredentialJSON(c, h.statusClock(r)))
+	w.Header().Set("Location", "/api/v1/credentials/"+c.ID)
+	h.writeJSONStatus(w, http.StatusCreated, toCredentialJSON(c, h.statusClock(r)))
+}
+
+// providerVisible refuses another organization's (or an unknown)
+// provider with 404 before a body is accepted for it.
+func (h *Handler) providerVisible(r *http.Request, id string) error {
+	if h.opts.Records == nil {
+		return errNotWired
+	}
+	return h.opts.Records.ProviderVisible(r.Context(), id)
+}
+
+// handleCredentialShow returns one credential, its number masked;
+// ?reveal=number adds the full number for roles with sensitive.reveal,
+// audited as "sensitive.revealed" before it is sent.
+func (h *Handler) handleCredentialShow(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	reveal, err := h.revealParam(r, "credential", id, "number")
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	c, err := h.opts.Credentials.FindCredentialByID(r.Context(), id)
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	out := toCredentialJSON(c, h.statusClock(r))
+	if len(reveal) > 0 {
+		// The store opened the number for this read; showing it in full
+		// is recorded first, and refused if it cannot be recorded.
+		if err := h.opts.Audit.RecordEvent(r.Context(), &credtrack.AuditEvent{Action: "sensitive.revealed",
+			TargetType: "credential", TargetID: c.ID, Outcome: credtrack.OutcomeSuccess,
+			Details: map[string]string{"fields": "number", "type": string(c.Type)}}); err != nil {
+			h.log.Error("audit write failed; refusing the reveal", "err", err)
+			h.error(w, r, credtrack.Errorf(credtrack.EUNAVAILABLE, "the audit log is unavailable, so the value cannot be shown; try again shortly"))
+			return
+		}
+		out.Number = c.Number
+	}
+	h.writeJSON(w, out)
 }
 
 // handleMe describes the calling token.
