@@ -18,7 +18,7 @@ require (
 	golang.org/x/time v0.16.0
 )
 
-require github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
+require github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 
 require (
 	github.com/dustin/go-humanize v1.0.1 // indirect

@@ -57,7 +57,14 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 		Roster:        a.db,
 		RosterTempDir: a.cfg.DataDir,
 	})
-	apiH := api.New(api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Audit: a.db, Orgs: a.db, Logger: a.log})
+	apiOpts := api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Records: a.db, Audit: a.db, Orgs: a.db, Logger: a.log}
+	if docSvc, err := a.documents(); err != nil {
+		// The document routes answer 503 until the blob store is usable.
+		a.log.Error("the document store cannot be opened; document routes are unavailable", "err", err)
+	} else {
+		apiOpts.Documents, apiOpts.MaxDocumentSize = docSvc, docSvc.MaxSize
+	}
+	apiH := api.New(apiOpts)
 	healthz, readyz := server.Health(a.db.Ping)
 	top := http.NewServeMux()
 	var patterns []string

@@ -19,6 +19,7 @@ import (
 	"credtrack/internal/api"
 	"credtrack/internal/auth"
 	"credtrack/internal/config"
+	"credtrack/internal/docs"
 	"credtrack/internal/server"
 	"credtrack/internal/storetest"
 	"credtrack/internal/web"
@@ -145,6 +146,18 @@ func newIDFixture(t *testing.T, backend string, secure bool) *idFixture {
 			t.Fatal(err)
 		}
 		f.ids[org]["providers"], f.ids[org]["credentials"] = p.ID, c.ID
+		// A document, so that document routes are asked for the other
+		// organization's (its name and content carry the org's marker).
+		svc, err := a.documents()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := svc.Upload(octx, docs.Upload{ProviderID: p.ID, CredentialID: c.ID, Filename: names[2] + ".pdf",
+			Body: strings.NewReader("%PDF-1.4\n" + names[2] + "\n")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.ids[org]["documents"] = d.ID
 	}
 	// Org A's provider-role user owns the record the others look at, so
 	// that "own record" routes answer with data for every role.
