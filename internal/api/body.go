@@ -93,3 +93,17 @@ func jsonKind(goKind string) string {
 	}
 	return "number"
 }
+
+// noBody refuses a request body on a route that takes none (DELETE): a
+// body there is a client mistake, and acting while ignoring it could
+// delete something the client did not mean.
+func noBody(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	n, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1))
+	if n > 0 || err != nil {
+		return credtrack.Errorf(credtrack.EINVALID, "this request takes no body")
+	}
+	return nil
+}

@@ -272,6 +272,10 @@ func (h *Handler) handleDocumentDelete(w http.ResponseWriter, r *http.Request) {
 		h.error(w, r, errNotWired)
 		return
 	}
+	if err := noBody(w, r); err != nil {
+		h.error(w, r, err)
+		return
+	}
 	if err := h.opts.Documents.Delete(r.Context(), r.PathValue("id")); err != nil {
 		h.error(w, r, err)
 		return

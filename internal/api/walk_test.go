@@ -512,6 +512,7 @@ func documentsWalk(t *testing.T, c *apiClient, f *fixture) {
 
 	// Deletion.
 	c.call("DELETE", "/api/v1/documents/"+docID, f.auditorA, "", nil).want(t, "auditor deletes", 403, credtrack.EFORBIDDEN)
+	c.call("DELETE", "/api/v1/documents/"+docID, f.coordA, "application/json", strings.NewReader("{}")).want(t, "delete with a body", 400, credtrack.EINVALID)
 	c.call("DELETE", "/api/v1/documents/"+docID, f.coordA, "", nil).want(t, "delete", 204, "")
 	c.call("DELETE", "/api/v1/documents/"+docID, f.coordA, "", nil).want(t, "delete again", 404, credtrack.ENOTFOUND)
 	c.get("/api/v1/documents/"+docID, f.coordA).want(t, "deleted document", 404, credtrack.ENOTFOUND)
