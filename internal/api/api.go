@@ -42,6 +42,9 @@ type Records interface {
 	FindDocuments(ctx context.Context, providerID string) ([]*credtrack.Document, error)
 	// FindDocumentByID returns one document's record (no key), audited.
 	FindDocumentByID(ctx context.Context, id string) (*credtrack.Document, error)
+	// DocumentExists reports whether the organization has the document
+	// (document.write); it returns no data.
+	DocumentExists(ctx context.Context, id string) (bool, error)
 }
 
 // Documents is the document service (implemented by *docs.Service).

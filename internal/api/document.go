@@ -272,11 +272,25 @@ func (h *Handler) handleDocumentDelete(w http.ResponseWriter, r *http.Request) {
 		h.error(w, r, errNotWired)
 		return
 	}
+	// Another organization's (or an unknown) document is a 404 whatever
+	// the request holds; then a body is refused before anything changes.
+	id := r.PathValue("id")
+	if h.opts.Records == nil {
+		h.error(w, r, errNotWired)
+		return
+	}
+	if ok, err := h.opts.Records.DocumentExists(r.Context(), id); err != nil || !ok {
+		if err == nil {
+			err = credtrack.Errorf(credtrack.ENOTFOUND, "not found")
+		}
+		h.error(w, r, err)
+		return
+	}
 	if err := noBody(w, r); err != nil {
 		h.error(w, r, err)
 		return
 	}
-	if err := h.opts.Documents.Delete(r.Context(), r.PathValue("id")); err != nil {
+	if err := h.opts.Documents.Delete(r.Context(), id); err != nil {
 		h.error(w, r, err)
 		return
 	}
