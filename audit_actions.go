@@ -89,7 +89,6 @@ var AuditActions = []AuditAction{
 	{"document.verified", "reads", "A file or fingerprint was checked against the organization's documents; the number of matches and possible_fraud are in details, never the fingerprint."},
 	{"document.deleted", "records", "A document's record and wrapped key were deleted (its blob can no longer be decrypted) and the blob removed."},
 	{"document.read", "reads", "A document's record (name, type, size, fingerprint; not its content) was shown."},
-	{"sensitive.revealed", "reads", "A sensitive value (NPI, SSN, date of birth, a credential number) was shown in full on an explicit request by a role that may reveal it; the fields are in details, never the values."},
 	{"document.orphan_removed", "records", "The sweep removed an encrypted blob that no document refers to (left by a crash between the blob write and the row insert; undecryptable without its row)."},
 	// Primary-source verification (internal/psv): one event per source call
 	// with its request and response metadata (never identifiers in clear).

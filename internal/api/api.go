@@ -36,12 +36,18 @@ type Records interface {
 	// ProviderVisible is nil when the actor may read the provider, and
 	// ENOTFOUND otherwise; it returns no data.
 	ProviderVisible(ctx context.Context, id string) error
-	// RevealProvider opens sealed fields ("npi", "ssn", "dob"), audited.
-	RevealProvider(ctx context.Context, id string, fields []string) (map[string]string, error)
+	// RevealProviderField opens one sealed field ("npi", "ssn", "dob") of
+	// a provider for sensitive.reveal, audited as "sensitive.revealed".
+	RevealProviderField(ctx context.Context, providerID, field string) (string, error)
+	// RevealCredentialNumber opens a credential's number, audited likewise.
+	RevealCredentialNumber(ctx context.Context, id string) (string, error)
 	// FindDocuments lists one provider's documents (no keys), audited.
 	FindDocuments(ctx context.Context, providerID string) ([]*credtrack.Document, error)
 	// FindDocumentByID returns one document's record (no key), audited.
 	FindDocumentByID(ctx context.Context, id string) (*credtrack.Document, error)
+	// CredentialVisible is nil when the actor may read the credential, and
+	// ENOTFOUND otherwise; it returns no data.
+	CredentialVisible(ctx context.Context, id string) error
 	// DocumentExists reports whether the organization has the document
 	// (document.write); it returns no data.
 	DocumentExists(ctx context.Context, id string) (bool, error)
@@ -115,10 +121,14 @@ func (h *Handler) routes() {
 	h.handle("GET /api/v1/providers", Policy{Permission: credtrack.PermProviderRead, Own: true}, h.handleProviderIndex)
 	h.handle("POST /api/v1/providers", Policy{Permission: credtrack.PermProviderWrite}, h.handleProviderCreate)
 	h.handle("GET /api/v1/providers/{id}", Policy{Permission: credtrack.PermProviderRead, Own: true}, h.handleProviderShow)
+	h.handle("PATCH /api/v1/providers/{id}", Policy{Permission: credtrack.PermProviderWrite}, h.handleProviderUpdate)
+	h.handle("DELETE /api/v1/providers/{id}", Policy{Permission: credtrack.PermProviderWrite}, h.handleProviderDelete)
 
 	h.handle("GET /api/v1/providers/{id}/credentials", Policy{Permission: credtrack.PermCredentialRead, Own: true}, h.handleProviderCredentials)
 	h.handle("POST /api/v1/providers/{id}/credentials", Policy{Permission: credtrack.PermCredentialWrite}, h.handleCredentialCreate)
 	h.handle("GET /api/v1/credentials/{id}", Policy{Permission: credtrack.PermCredentialRead, Own: true}, h.handleCredentialShow)
+	h.handle("PATCH /api/v1/credentials/{id}", Policy{Permission: credtrack.PermCredentialWrite}, h.handleCredentialUpdate)
+	h.handle("DELETE /api/v1/credentials/{id}", Policy{Permission: credtrack.PermCredentialWrite}, h.handleCredentialDelete)
 
 	h.handle("GET /api/v1/providers/{id}/documents", Policy{Permission: credtrack.PermDocumentRead, Own: true}, h.handleDocumentIndex)
 	h.handle("POST /api/v1/providers/{id}/documents", Policy{Permission: credtrack.PermDocumentWrite}, h.handleDocumentUpload)

@@ -64,15 +64,16 @@ type credentialJSON struct {
 // are derived, so that the API agrees with the pages and the store's
 // status filter: the organization's own window, or 90 days without one.
 type statusClock struct {
-	today  credtrack.Date
-	window int
+	today    credtrack.Date
+	window   int
+	required credtrack.RequiredCredentialSet
 }
 
 func (h *Handler) statusClock(r *http.Request) statusClock {
 	sc := statusClock{today: credtrack.DateOf(h.now()), window: 90}
 	if h.opts.Orgs != nil {
 		if o, err := h.opts.Orgs.FindOrgByID(r.Context(), credtrack.ActorFromContext(r.Context()).OrgID); err == nil {
-			sc.window = o.ExpiringWindowDays
+			sc.window, sc.required = o.ExpiringWindowDays, o.RequiredCredentials
 		}
 	}
 	return sc
@@ -96,9 +97,9 @@ func toCredentialJSON(c *credtrack.Credential, sc statusClock) credentialJSON {
 func toProviderJSON(p *credtrack.Provider, sc statusClock) providerJSON {
 	out := providerJSON{ID: p.ID, FirstName: p.FirstName, MiddleName: p.MiddleName, LastName: p.LastName, Suffix: p.Suffix,
 		Email: p.Email, Phone: p.Phone, Profession: string(p.Profession), Specialty: p.Specialty, Employer: p.Employer,
-		State: p.State, NPILast4: p.NPILast4, Active: p.Active, Status: string(p.Status(sc.today, sc.window)),
+		State: p.State, NPILast4: p.NPILast4, Active: p.Active, Status: string(p.StatusWith(sc.today, sc.window, sc.required)),
 		Missing: []string{}, Credentials: []credentialJSON{}, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
-	for _, t := range p.MissingTypes() {
+	for _, t := range p.MissingFrom(sc.required) {
 		out.Missing = append(out.Missing, string(t))
 	}
 	for _, c := range p.Credentials {
@@ -111,7 +112,8 @@ func toProviderJSON(p *credtrack.Provider, sc statusClock) providerJSON {
 var providerStatuses = []credtrack.ProviderStatus{credtrack.ProviderExpired, credtrack.ProviderMissing,
 	credtrack.ProviderExpiring, credtrack.ProviderPending, credtrack.ProviderCompliant, credtrack.ProviderInactive}
 
-// handleProviderIndex lists providers: ?q=, ?profession=, ?status=, ?limit=, ?offset=.
+// handleProviderIndex lists providers: ?q=, ?profession=, ?status=,
+// ?credential_type=, ?expiring_within_days=, ?sort=, ?limit=, ?offset=.
 func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Has("reveal") {
@@ -129,6 +131,24 @@ func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && f.Status != "" && !slices.Contains(providerStatuses, f.Status) {
 		err = credtrack.Errorf(credtrack.EINVALID, "unknown status in ?status=")
+	}
+	if t := q.Get("credential_type"); err == nil && t != "" {
+		f.CredentialType = credtrack.CredentialType(t)
+		if !slices.Contains(credtrack.CredentialTypes, f.CredentialType) {
+			err = credtrack.Errorf(credtrack.EINVALID, "unknown credential type in ?credential_type=")
+		}
+	}
+	if d := q.Get("expiring_within_days"); err == nil && d != "" {
+		f.ExpiringWithinDays, err = strconv.Atoi(d)
+		if err != nil || f.ExpiringWithinDays < 1 || f.ExpiringWithinDays > 3660 {
+			err = credtrack.Errorf(credtrack.EINVALID, "?expiring_within_days= is a whole number of days from 1 to 3660")
+		}
+	}
+	if so := q.Get("sort"); err == nil && so != "" {
+		f.Sort = credtrack.ProviderSort(so)
+		if !slices.Contains(credtrack.ProviderSorts, f.Sort) {
+			err = credtrack.Errorf(credtrack.EINVALID, "unknown order in ?sort=")
+		}
 	}
 	if err == nil && len(f.Query) > 200 {
 		err = credtrack.Errorf(credtrack.EINVALID, "?q= is limited to 200 characters")
@@ -222,10 +242,14 @@ func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 			h.error(w, r, errNotWired)
 			return
 		}
-		vals, err := h.opts.Records.RevealProvider(r.Context(), id, reveal)
-		if err != nil {
-			h.error(w, r, err)
-			return
+		vals := map[string]string{}
+		for _, field := range reveal {
+			v, err := h.opts.Records.RevealProviderField(r.Context(), id, field)
+			if err != nil {
+				h.error(w, r, err)
+				return
+			}
+			vals[field] = v
 		}
 		out.NPI, out.SSN, out.DOB = vals["npi"], vals["ssn"], vals["dob"]
 	}
@@ -416,16 +440,16 @@ func (h *Handler) handleCredentialShow(w http.ResponseWriter, r *http.Request) {
 	}
 	out := toCredentialJSON(c, h.statusClock(r))
 	if len(reveal) > 0 {
-		// The store opened the number for this read; showing it in full
-		// is recorded first, and refused if it cannot be recorded.
-		if err := h.opts.Audit.RecordEvent(r.Context(), &credtrack.AuditEvent{Action: "sensitive.revealed",
-			TargetType: "credential", TargetID: c.ID, Outcome: credtrack.OutcomeSuccess,
-			Details: map[string]string{"fields": "number", "type": string(c.Type)}}); err != nil {
-			h.log.Error("audit write failed; refusing the reveal", "err", err)
-			h.error(w, r, credtrack.Errorf(credtrack.EUNAVAILABLE, "the audit log is unavailable, so the value cannot be shown; try again shortly"))
+		if h.opts.Records == nil {
+			h.error(w, r, errNotWired)
 			return
 		}
-		out.Number = c.Number
+		// Opened again by the reveal, which is recorded before the value
+		// is returned (and refused if it cannot be recorded).
+		if out.Number, err = h.opts.Records.RevealCredentialNumber(r.Context(), id); err != nil {
+			h.error(w, r, err)
+			return
+		}
 	}
 	h.writeJSON(w, out)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -173,8 +174,9 @@ func TestAPIWalk(t *testing.T) {
 
 		providersBadInput(t, c, f)
 		pid := providersGood(t, c, f)
-		credentialsWalk(t, c, f, pid)
+		cid := credentialsWalk(t, c, f, pid)
 		documentsWalk(t, c, f)
+		updateDeleteWalk(t, c, f, pid, cid)
 
 		// Every documented operation was seen succeeding.
 		for route := range s.operations() {
@@ -229,7 +231,8 @@ func providersBadInput(t *testing.T, c *apiClient, f *fixture) {
 	c.postJSON("/api/v1/providers", f.providerRoleA, `{"first_name":"Ann","last_name":"Lee"}`).want(t, "provider token creates", 403, credtrack.EFORBIDDEN)
 	c.postJSON("/api/v1/providers", "", `{"first_name":"Ann","last_name":"Lee"}`).want(t, "anonymous creates", 401, credtrack.EUNAUTHORIZED)
 	// List parameters.
-	for _, q := range []string{"profession=wizard", "status=great", "reveal=npi", "limit=x", "q=" + strings.Repeat("a", 201)} {
+	for _, q := range []string{"profession=wizard", "status=great", "reveal=npi", "limit=x", "q=" + strings.Repeat("a", 201),
+		"credential_type=wand", "expiring_within_days=0", "expiring_within_days=x", "sort=random"} {
 		c.get("/api/v1/providers?"+q, f.coordA).want(t, "list ?"+q[:min(len(q), 20)], 400, credtrack.EINVALID)
 	}
 	if after := records(t, f.db); after != before {
@@ -256,6 +259,14 @@ func providersGood(t *testing.T, c *apiClient, f *fixture) string {
 	if r := c.get("/api/v1/providers?q=delg&profession=RN", f.coordA); r.code != 200 || r.json["total"] != 1.0 {
 		t.Errorf("search for the new provider = %d %s", r.code, r.body)
 	}
+	// The fixture's provider holds a DEA registration expiring in a year.
+	r2 := c.get("/api/v1/providers?credential_type=dea&expiring_within_days=400&sort=-name", f.coordA)
+	if list, _ := r2.json["providers"].([]any); r2.code != 200 || len(list) != 1 || list[0].(map[string]any)["id"] != f.providerID {
+		t.Errorf("filter by credential type and expiry = %d %s", r2.code, r2.body)
+	}
+	if r := c.get("/api/v1/providers?sort=-name", f.coordA); r.code != 200 || r.json["providers"].([]any)[0].(map[string]any)["last_name"] != "Okafor" {
+		t.Errorf("?sort=-name = %d %s", r.code, r.body)
+	}
 
 	// Reveal: masked by default; in full on request for roles that may.
 	r = c.get("/api/v1/providers/"+id, f.coordA)
@@ -270,8 +281,13 @@ func providersGood(t *testing.T, c *apiClient, f *fixture) string {
 	}
 	evs, _, err := f.db.FindAuditEvents(storetest.As("u-aud", f.orgA, credtrack.RoleAuditor),
 		credtrack.AuditFilter{Action: "sensitive.revealed", TargetID: id})
-	if err != nil || len(evs) != 1 || evs[0].Details["fields"] != "npi,ssn,dob" || evs[0].ActorKind != credtrack.ActorToken {
+	if err != nil || len(evs) != 3 || evs[0].ActorKind != credtrack.ActorToken {
 		t.Errorf("reveal audit = %+v, %v", evs, err)
+	}
+	for _, ev := range evs {
+		if ev.Details["field"] == "" || strings.Contains(fmt.Sprint(ev.Details), "1245319599") {
+			t.Errorf("reveal event details = %v", ev.Details)
+		}
 	}
 	r = c.get("/api/v1/providers/"+id+"?reveal=npi", f.auditorA)
 	r.want(t, "auditor reveals", 403, credtrack.EFORBIDDEN)
@@ -286,13 +302,13 @@ func providersGood(t *testing.T, c *apiClient, f *fixture) string {
 		t.Errorf("org B's 404 shows data: %s", r.body)
 	}
 	if evs, _, _ := f.db.FindAuditEvents(storetest.As("u-aud", f.orgA, credtrack.RoleAuditor),
-		credtrack.AuditFilter{Action: "sensitive.revealed", TargetID: id}); len(evs) != 1 {
+		credtrack.AuditFilter{Action: "sensitive.revealed", TargetID: id}); len(evs) != 3 {
 		t.Errorf("refused reveals were recorded as reveals: %d events", len(evs))
 	}
 	return id
 }
 
-func credentialsWalk(t *testing.T, c *apiClient, f *fixture, pid string) {
+func credentialsWalk(t *testing.T, c *apiClient, f *fixture, pid string) string {
 	path := "/api/v1/providers/" + pid + "/credentials"
 	r := c.get(path, f.coordA)
 	r.want(t, "list credentials", 200, "")
@@ -331,7 +347,7 @@ func credentialsWalk(t *testing.T, c *apiClient, f *fixture, pid string) {
 	}
 
 	r = c.postJSON(path, f.coordA, `{"type":"state_license","number":"RN-778812","jurisdiction":"TX","issuer":"Texas BON",
-		"issued_on":"2020-01-01","expires_on":"2031-06-30","notes":"compact","details":{"license_type":"RN","multistate":"true"}}`)
+		"issued_on":"2020-01-01","expires_on":"2031-06-30","notes":"compact","details":{"license_type":"RN","compact":"yes"}}`)
 	r.want(t, "create credential", 201, "")
 	cid, _ := r.json["id"].(string)
 	if r.header.Get("Location") != "/api/v1/credentials/"+cid || r.json["number_last4"] != "8812" || r.json["number"] != nil {
@@ -346,7 +362,7 @@ func credentialsWalk(t *testing.T, c *apiClient, f *fixture, pid string) {
 	}
 	evs, _, err := f.db.FindAuditEvents(storetest.As("u-aud", f.orgA, credtrack.RoleAuditor),
 		credtrack.AuditFilter{Action: "sensitive.revealed", TargetID: cid})
-	if err != nil || len(evs) != 1 || evs[0].Details["fields"] != "number" {
+	if err != nil || len(evs) != 1 || evs[0].Details["field"] != "number" {
 		t.Errorf("number reveal audit = %+v, %v", evs, err)
 	}
 	r = c.get("/api/v1/credentials/"+cid+"?reveal=number", f.auditorA)
@@ -357,6 +373,7 @@ func credentialsWalk(t *testing.T, c *apiClient, f *fixture, pid string) {
 	if bytes.Contains(r.body, []byte("8812")) {
 		t.Errorf("org B's 404 shows the number: %s", r.body)
 	}
+	return cid
 }
 
 func documentsWalk(t *testing.T, c *apiClient, f *fixture) {
@@ -518,5 +535,91 @@ func documentsWalk(t *testing.T, c *apiClient, f *fixture) {
 	c.get("/api/v1/documents/"+docID, f.coordA).want(t, "deleted document", 404, credtrack.ENOTFOUND)
 	if _, err := os.Stat(blobPath); !os.IsNotExist(err) {
 		t.Errorf("the deleted document's blob is still there: %v", err)
+	}
+}
+
+// updateDeleteWalk changes and deletes records: bad input and other
+// organizations' IDs are refused without a change.
+func updateDeleteWalk(t *testing.T, c *apiClient, f *fixture, pid, cid string) {
+	patch := func(path, token, ctype, body string) result {
+		return c.call("PATCH", path, token, ctype, strings.NewReader(body))
+	}
+	pp, cp := "/api/v1/providers/"+pid, "/api/v1/credentials/"+cid
+	before := records(t, f.db)
+	for _, tc := range []struct {
+		name, path, ctype, body string
+		status                  int
+		code                    string
+	}{
+		{"malformed JSON", pp, "application/json", `{"last_name":`, 400, credtrack.EINVALID},
+		{"unknown field", pp, "application/json", `{"last_name":"X","org_id":"other"}`, 400, credtrack.EINVALID},
+		{"wrong type", pp, "application/json", `{"active":"yes"}`, 400, credtrack.EINVALID},
+		{"empty last name", pp, "application/json", `{"last_name":""}`, 400, credtrack.EINVALID},
+		{"bad NPI", pp, "application/json", `{"npi":"1245319598"}`, 400, credtrack.EINVALID},
+		{"clear SSN", pp, "application/json", `{"ssn":""}`, 400, credtrack.EINVALID},
+		{"bad date of birth", pp, "application/json", `{"dob":"yesterday"}`, 400, credtrack.EINVALID},
+		{"over 64 KiB", pp, "application/json", `{"employer":"` + strings.Repeat("e", 70<<10) + `"}`, 413, credtrack.ETOOLARGE},
+		{"form body", pp, "application/x-www-form-urlencoded", `last_name=X`, 415, credtrack.EUNSUPPORTED},
+		{"credential: malformed JSON", cp, "application/json", `{`, 400, credtrack.EINVALID},
+		{"credential: unknown field", cp, "application/json", `{"provider_id":"x"}`, 400, credtrack.EINVALID},
+		{"credential: unknown type", cp, "application/json", `{"type":"wand"}`, 400, credtrack.EINVALID},
+		{"credential: clear number", cp, "application/json", `{"number":""}`, 400, credtrack.EINVALID},
+		{"credential: bad date", cp, "application/json", `{"expires_on":"2030-02-30"}`, 400, credtrack.EINVALID},
+		{"credential: expiry before issue", cp, "application/json", `{"expires_on":"2019-01-01"}`, 400, credtrack.EINVALID},
+		{"credential: unknown detail", cp, "application/json", `{"details":{"wand":"oak"}}`, 400, credtrack.EINVALID},
+	} {
+		patch(tc.path, f.coordA, tc.ctype, tc.body).want(t, "PATCH with "+tc.name, tc.status, tc.code)
+	}
+	// Other organizations' IDs: 404 whatever the body.
+	for _, p := range []string{pp, cp} {
+		for _, body := range []string{`{"last_name":"Hijacked"}`, `{`, `{}`} {
+			r := patch(p, f.coordB, "application/json", body)
+			r.want(t, "org B PATCH "+p, 404, credtrack.ENOTFOUND)
+			if bytes.Contains(r.body, []byte("Delgado")) || bytes.Contains(r.body, []byte("8812")) {
+				t.Errorf("org B's 404 shows data: %s", r.body)
+			}
+		}
+		c.call("DELETE", p, f.coordB, "", nil).want(t, "org B DELETE "+p, 404, credtrack.ENOTFOUND)
+		c.call("DELETE", p, f.coordA, "application/json", strings.NewReader("{}")).want(t, "DELETE with a body "+p, 400, credtrack.EINVALID)
+	}
+	patch(pp, f.auditorA, "application/json", `{"last_name":"X"}`).want(t, "auditor PATCH", 403, credtrack.EFORBIDDEN)
+	c.call("DELETE", pp, f.auditorA, "", nil).want(t, "auditor DELETE", 403, credtrack.EFORBIDDEN)
+	if after := records(t, f.db); after != before {
+		t.Errorf("refused changes changed the records:\n%s\n%s", before, after)
+	}
+
+	// Changes.
+	r := patch(pp, f.coordA, "application/json", `{"last_name":"Delgado-Ruiz","specialty":"ICU","ssn":"987-65-4321"}`)
+	r.want(t, "PATCH provider", 200, "")
+	if r.json["last_name"] != "Delgado-Ruiz" || r.json["specialty"] != "ICU" || r.json["first_name"] != "Rosa" ||
+		r.json["npi_last4"] != "9599" || r.json["ssn_last4"] != "4321" || r.json["dob_on_file"] != true {
+		t.Errorf("changed provider = %s", r.body)
+	}
+	if bytes.Contains(r.body, []byte("987654321")) || bytes.Contains(r.body, []byte("1245319599")) {
+		t.Errorf("the changed provider shows a full value: %s", r.body)
+	}
+	if r := c.get(pp+"?reveal=ssn,dob", f.coordA); r.json["ssn"] != "987654321" || r.json["dob"] != "1985-04-12" {
+		t.Errorf("after the change, reveal = %s", r.body)
+	}
+	r = patch(cp, f.coordA, "application/json", `{"expires_on":"2032-06-30","notes":"renewed"}`)
+	r.want(t, "PATCH credential", 200, "")
+	if r.json["expires_on"] != "2032-06-30" || r.json["notes"] != "renewed" || r.json["number_last4"] != "8812" || r.json["number"] != nil ||
+		r.json["jurisdiction"] != "TX" {
+		t.Errorf("changed credential = %s", r.body)
+	}
+	if r := c.get(cp+"?reveal=number", f.coordA); r.json["number"] != "RN-778812" {
+		t.Errorf("the number after the change = %s", r.body)
+	}
+
+	// Deletion: the credential, then the provider with a document.
+	c.call("DELETE", cp, f.coordA, "", nil).want(t, "DELETE credential", 204, "")
+	c.get(cp, f.coordA).want(t, "deleted credential", 404, credtrack.ENOTFOUND)
+	blobs := blobCount(t, f.blobDir)
+	c.call("POST", pp+"/documents?filename=id.pdf", f.coordA, "application/pdf", bytes.NewReader(pdf(2000, "photo id"))).want(t, "upload before delete", 201, "")
+	c.call("DELETE", pp, f.coordA, "", nil).want(t, "DELETE provider", 204, "")
+	c.get(pp, f.coordA).want(t, "deleted provider", 404, credtrack.ENOTFOUND)
+	c.call("DELETE", pp, f.coordA, "", nil).want(t, "DELETE provider again", 404, credtrack.ENOTFOUND)
+	if n := blobCount(t, f.blobDir); n != blobs {
+		t.Errorf("deleting the provider left its document's blob: %d blobs, want %d", n, blobs)
 	}
 }

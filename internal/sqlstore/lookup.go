@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"slices"
-	"strings"
 
 	"credtrack"
 )
@@ -74,50 +72,26 @@ func (db *DB) FindDocumentByID(ctx context.Context, id string) (*credtrack.Docum
 	return d, nil
 }
 
-// RevealableProviderFields are the sealed provider fields RevealProvider
-// opens.
-var RevealableProviderFields = []string{"npi", "ssn", "dob"}
-
-// RevealProvider opens sealed fields of one provider ("npi", "ssn",
-// "dob") for an actor with sensitive.reveal, and returns them by name
-// (an absent value is ""). The reveal is audited as "sensitive.revealed"
-// with the field names (never the values) before the values are
-// returned; if the event cannot be written nothing is revealed. An actor
-// without the permission gets EFORBIDDEN (and an "authz.denied" event);
-// another organization's provider ENOTFOUND.
-func (db *DB) RevealProvider(ctx context.Context, id string, fields []string) (map[string]string, error) {
+// CredentialVisible returns nil when the actor in ctx may read the
+// credential id of its organization, and ENOTFOUND otherwise. It returns
+// no data and is not audited as a read; the API calls it before accepting
+// a body that changes or deletes the credential.
+func (db *DB) CredentialVisible(ctx context.Context, id string) error {
 	org, err := credtrack.OrgIDFromContext(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for _, f := range fields {
-		if !slices.Contains(RevealableProviderFields, f) {
-			return nil, credtrack.Errorf(credtrack.EINVALID, "a provider's revealable fields are npi, ssn and dob")
-		}
-	}
-	if err := credtrack.Authorize(ctx, credtrack.PermSensitiveReveal); err != nil {
-		db.auditDenied(ctx, "provider", id)
-		return nil, err
-	}
-	out := map[string]string{}
-	err = db.auditedRead(ctx, "sensitive.revealed", func(tx *Tx) (*credtrack.AuditEvent, error) {
-		r, err := scanProvider(tx.queryRow("SELECT "+providerColumns+" FROM providers WHERE id = ? AND org_id = ?", id, org))
-		if err != nil {
-			return nil, err
-		}
-		sealed := map[string][]byte{"npi": r.npi, "ssn": r.ssn, "dob": r.dob}
-		for _, f := range fields {
-			v, err := db.open(org, "providers", f, r.p.ID, sealed[f])
-			if err != nil {
-				return nil, err
-			}
-			out[f] = v
-		}
-		return actorEvent(ctx, "sensitive.revealed", "provider", id, credtrack.OutcomeSuccess,
-			map[string]string{"fields": strings.Join(fields, ",")}), nil
+	a := credtrack.ActorFromContext(ctx)
+	var owner string
+	err = db.view(ctx, func(tx *Tx) error {
+		return tx.queryRow(`SELECT COALESCE(p.user_id, '') FROM credentials c JOIN providers p ON p.id = c.provider_id AND p.org_id = c.org_id
+			WHERE c.id = ? AND c.org_id = ?`, id, org).Scan(&owner)
 	})
 	if err != nil {
-		return nil, err
+		return db.mapError(err)
 	}
-	return out, nil
+	if !a.Can(credtrack.PermCredentialRead) && !(a.Can(credtrack.PermOwnRecordRead) && a.Kind == credtrack.ActorUser && owner == a.ID) {
+		return credtrack.Errorf(credtrack.ENOTFOUND, "not found")
+	}
+	return nil
 }
