@@ -113,7 +113,7 @@ func (db *DB) UpdateProvider(ctx context.Context, p *credtrack.Provider) error {
 }
 
 // DeleteProvider deletes a provider of the actor's organization with its
-// credentials, verification records and document records
+// credentials, verification records and checks, and document records
 // (provider.write). A document record holds the wrapped key of its blob,
 // so the blob can no longer be decrypted once the record is gone; callers
 // that can should delete documents through the document service first so
@@ -134,7 +134,8 @@ func (db *DB) DeleteProvider(ctx context.Context, id string) error {
 		}
 		details := map[string]string{"profession": prof}
 		for _, t := range []struct{ table, key string }{
-			{"documents", "documents"}, {"verifications", "verifications"}, {"credentials", "credentials"},
+			{"documents", "documents"}, {"verification_checks", "verification_checks"}, {"verifications", "verifications"},
+			{"credentials", "credentials"},
 		} {
 			res, err := tx.exec("DELETE FROM "+t.table+" WHERE provider_id = ? AND org_id = ?", id, org)
 			if err != nil {
@@ -247,7 +248,7 @@ func (db *DB) DeleteCredential(ctx context.Context, id string) error {
 		if err := tx.queryRow("SELECT type, provider_id FROM credentials WHERE id = ? AND org_id = ?", id, org).Scan(&typ, &provider); err != nil {
 			return err
 		}
-		for _, table := range []string{"documents", "verifications"} {
+		for _, table := range []string{"documents", "verifications", "verification_checks"} {
 			if _, err := tx.exec("UPDATE "+table+" SET credential_id = NULL WHERE credential_id = ? AND org_id = ?", id, org); err != nil {
 				return err
 			}
