@@ -66,3 +66,22 @@ func ValidKey(key string) bool {
 	}
 	return true
 }
+
+// Checker is implemented by stores that can tell whether they are
+// reachable and usable, for /readyz. Local and S3 implement it.
+type Checker interface {
+	// Health returns nil when the store can serve reads and writes now.
+	// It must honour ctx's deadline and write no object.
+	Health(ctx context.Context) error
+}
+
+// Health checks s when it implements Checker, and otherwise asks it
+// whether a (never written) probe key exists, which exercises the same
+// path as a read.
+func Health(ctx context.Context, s Store) error {
+	if c, ok := s.(Checker); ok {
+		return c.Health(ctx)
+	}
+	_, err := s.Exists(ctx, "health/probe")
+	return err
+}

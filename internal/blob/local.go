@@ -186,3 +186,25 @@ func (l *Local) RemoveStaleTemp(age time.Duration) (int, error) {
 	})
 	return n, err
 }
+
+// Health implements Checker: the root must be a directory in which this
+// process can create (and then removes) a file, which catches a missing
+// mount, a read-only file system and lost permissions.
+func (l *Local) Health(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st, err := os.Stat(l.root)
+	if err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("blob: %s is not a directory", l.root)
+	}
+	f, err := os.CreateTemp(l.root, ".tmp-health-*")
+	if err != nil {
+		return fmt.Errorf("blob: not writable: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}

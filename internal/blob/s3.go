@@ -189,3 +189,16 @@ func (s *S3) List(ctx context.Context, prefix string, fn func(Object) error) err
 	}
 	return ctx.Err()
 }
+
+// Health implements Checker: the bucket must exist and the credentials
+// must be accepted (a HEAD on the bucket).
+func (s *S3) Health(ctx context.Context) error {
+	ok, err := s.c.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("blob: S3: %w", mapS3(err))
+	}
+	if !ok {
+		return fmt.Errorf("blob: S3 bucket %q does not exist", s.bucket)
+	}
+	return nil
+}

@@ -78,6 +78,39 @@ type Config struct {
 	// "<board>-….txt" (docs/psv.md). Empty turns board-file
 	// verification off.
 	LicenseDir string
+
+	// TLSCert and TLSKey are PEM files of the server's certificate chain
+	// and private key. Setting both turns HTTPS on; the files are
+	// re-read when they change and on SIGHUP.
+	TLSCert string
+	TLSKey  string
+	// ACMEDomains, a comma-separated list of host names, turns HTTPS on
+	// with certificates obtained by ACME (Let's Encrypt by default),
+	// cached in DataDir/acme. Exclusive with TLSCert/TLSKey.
+	ACMEDomains string
+	// ACMEEmail is the contact address given to the ACME CA (optional).
+	ACMEEmail string
+	// ACMEDirectory is the ACME directory URL; empty means Let's Encrypt.
+	ACMEDirectory string
+	// ACMECAFile is a PEM file of extra roots to trust when talking to the
+	// ACME server (a private CA or a test server such as pebble).
+	ACMECAFile string
+	// HTTPListen is the plain-HTTP listen address used with HTTPS on: it
+	// answers every request with a 301 to the canonical https host (and
+	// serves ACME http-01 challenges). Empty means no plain listener.
+	HTTPListen string
+	// HSTSMaxAge is the max-age of Strict-Transport-Security on HTTPS
+	// responses; 0 leaves the header out.
+	HSTSMaxAge time.Duration
+
+	// SecurityContact, SecurityExpires, SecurityPolicy and
+	// SecurityLanguages fill /.well-known/security.txt (RFC 9116).
+	// Without a contact the file is not served (404). Expires is a date
+	// (2027-06-30) or an RFC 3339 time.
+	SecurityContact   string
+	SecurityExpires   string
+	SecurityPolicy    string
+	SecurityLanguages string
 }
 
 // Default returns the configuration used when nothing is set: data in
@@ -94,8 +127,22 @@ func Default() Config {
 		SessionLifetime: 12 * time.Hour,
 		SMTPTLS:         "mandatory",
 		NPPESURL:        "https://npiregistry.cms.hhs.gov/api/",
+		HSTSMaxAge:      2 * 365 * 24 * time.Hour,
+		// English is what the disclosure policy and the team speak.
+		SecurityLanguages: "en",
 	}
 }
+
+// Demo values of security.txt, used by `credtrack demo` when nothing is
+// configured. DemoSecurityExpires is a fixed date on purpose: a test
+// fails when it is less than 30 days away, so it is refreshed with a
+// release instead of silently going stale (RFC 9116 §2.5.5 asks for less
+// than a year ahead).
+const (
+	DemoSecurityContact = "mailto:security@credtrack.invalid"
+	DemoSecurityExpires = "2027-11-30"
+	DemoSecurityPolicy  = "https://credtrack.invalid/security-policy"
+)
 
 // Field describes one configuration setting: its flag, its environment
 // variable and whether it is a secret (secrets get a _FILE variant and are
@@ -138,6 +185,18 @@ func (c *Config) Fields() []Field {
 		{"nursys-username", "Nursys e-Notify institution API user name", false, &c.NursysUsername},
 		{"nursys-password", "Nursys e-Notify institution API password", true, &c.NursysPassword},
 		{"license-dir", "directory of state board bulk license files (<board>-*.txt); empty turns them off", false, &c.LicenseDir},
+		{"tls-cert", "PEM certificate chain file; with tls-key turns HTTPS on (reloaded on change and SIGHUP)", false, &c.TLSCert},
+		{"tls-key", "PEM private key file of tls-cert", false, &c.TLSKey},
+		{"acme-domains", "comma-separated host names to get certificates for by ACME (turns HTTPS on)", false, &c.ACMEDomains},
+		{"acme-email", "contact address for the ACME account (optional)", false, &c.ACMEEmail},
+		{"acme-directory", "ACME directory URL (default Let's Encrypt)", false, &c.ACMEDirectory},
+		{"acme-ca-file", "PEM roots to trust for the ACME server (private CA or test server)", false, &c.ACMECAFile},
+		{"http-listen", "plain-HTTP address that redirects to https and serves ACME challenges (with HTTPS on)", false, &c.HTTPListen},
+		{"hsts-max-age", "Strict-Transport-Security max-age on HTTPS responses (0: no header)", false, &c.HSTSMaxAge},
+		{"security-contact", "security.txt Contact (mailto: or https: URI); empty serves no security.txt", false, &c.SecurityContact},
+		{"security-expires", "security.txt Expires, a date such as 2027-06-30 (required with security-contact)", false, &c.SecurityExpires},
+		{"security-policy", "security.txt Policy URL (the disclosure policy)", false, &c.SecurityPolicy},
+		{"security-languages", "security.txt Preferred-Languages, comma-separated", false, &c.SecurityLanguages},
 	}
 }
 
@@ -307,6 +366,140 @@ func (c *Config) Validate() error {
 	}
 	if c.NursysURL != "" && (c.NursysUsername == "" || c.NursysPassword == "") {
 		bad("nursys-username and nursys-password: must be set when nursys-url is")
+	}
+	errs = append(errs, c.validateTLS(), c.validateSecurityTxt())
+	return errors.Join(errs...)
+}
+
+// TLSMode reports how serve terminates TLS: "files", "acme" or "" (plain
+// HTTP, for localhost or behind a TLS-terminating proxy).
+func (c *Config) TLSMode() string {
+	switch {
+	case c.ACMEDomains != "":
+		return "acme"
+	case c.TLSCert != "" || c.TLSKey != "":
+		return "files"
+	}
+	return ""
+}
+
+// Domains returns ACMEDomains as a list, trimmed and lower-cased.
+func (c *Config) Domains() []string {
+	var out []string
+	for d := range strings.SplitSeq(c.ACMEDomains, ",") {
+		if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// CanonicalHost is the host (with port when not 443) plain HTTP redirects
+// to: the host of BaseURL. It is never taken from a request.
+func (c *Config) CanonicalHost() string {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	if u.Port() == "443" {
+		return u.Hostname()
+	}
+	return u.Host
+}
+
+func (c *Config) validateTLS() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	mode := c.TLSMode()
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-cert and tls-key: set both or neither")
+	}
+	if c.ACMEDomains != "" && (c.TLSCert != "" || c.TLSKey != "") {
+		bad("acme-domains: use either ACME or tls-cert/tls-key, not both")
+	}
+	for _, d := range c.Domains() {
+		if strings.ContainsAny(d, "/:*@ ") || !strings.Contains(d, ".") && d != "localhost" {
+			bad("acme-domains: %q is not a host name", d)
+		}
+	}
+	if c.ACMEDirectory != "" {
+		if u, err := url.Parse(c.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("acme-directory: %q is not an https URL", c.ACMEDirectory)
+		}
+	}
+	if c.HSTSMaxAge < 0 {
+		bad("hsts-max-age: must not be negative")
+	}
+	if mode == "" {
+		if c.HTTPListen != "" {
+			bad("http-listen: only used with HTTPS on (tls-cert/tls-key or acme-domains)")
+		}
+		return errors.Join(errs...)
+	}
+	if c.DevInsecureCookies {
+		bad("dev-insecure-cookies: not allowed with HTTPS on")
+	}
+	// The redirect target must come from configuration, never from the
+	// request's Host header, so base-url is required and must be https.
+	u, err := url.Parse(c.BaseURL)
+	if c.BaseURL == "" || err != nil || u.Scheme != "https" || u.Host == "" {
+		bad("base-url: must be the canonical https:// URL when HTTPS is on (plain HTTP redirects there)")
+	}
+	if c.HTTPListen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
+			bad("http-listen: %q is not host:port", c.HTTPListen)
+		} else if c.HTTPListen == c.Listen {
+			bad("http-listen: must differ from listen")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseSecurityExpires parses security-expires: a date (taken as the end
+// of that day, UTC) or an RFC 3339 time.
+func ParseSecurityExpires(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t.Add(24*time.Hour - time.Second).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("not a date (2027-06-30) or RFC 3339 time: %q", s)
+	}
+	return t.UTC(), nil
+}
+
+func (c *Config) validateSecurityTxt() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.SecurityContact == "" {
+		if c.SecurityExpires != "" || c.SecurityPolicy != "" {
+			bad("security-contact: required when security-expires or security-policy is set")
+		}
+		return errors.Join(errs...)
+	}
+	for v := range strings.SplitSeq(c.SecurityContact, ",") {
+		u, err := url.Parse(strings.TrimSpace(v))
+		if err != nil || (u.Scheme != "mailto" && u.Scheme != "https" && u.Scheme != "tel") || (u.Opaque == "" && u.Host == "") {
+			bad("security-contact: %q is not a mailto:, https: or tel: URI", v)
+		}
+	}
+	if c.SecurityExpires == "" {
+		bad("security-expires: required with security-contact (RFC 9116)")
+	} else if t, err := ParseSecurityExpires(c.SecurityExpires); err != nil {
+		bad("security-expires: %v", err)
+	} else if !t.After(time.Now()) {
+		bad("security-expires: %s has passed; security.txt must not be served expired", c.SecurityExpires)
+	}
+	if c.SecurityPolicy != "" {
+		if u, err := url.Parse(c.SecurityPolicy); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("security-policy: %q is not an https URL", c.SecurityPolicy)
+		}
+	}
+	for l := range strings.SplitSeq(c.SecurityLanguages, ",") {
+		l = strings.TrimSpace(l)
+		if l != "" && strings.Trim(strings.ToLower(l), "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			bad("security-languages: %q is not a language tag", l)
+		}
 	}
 	return errors.Join(errs...)
 }

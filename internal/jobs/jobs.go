@@ -49,6 +49,10 @@ type Runner struct {
 	Lease time.Duration
 	// Now is the clock (default credtrack.Now).
 	Now func() time.Time
+	// Observe, when set, is called after every job with its kind, how
+	// long its handler ran and its error (nil on success), for the job
+	// metrics (server.Metrics.ObserveJob).
+	Observe func(kind string, d time.Duration, err error)
 }
 
 // NewRunner returns a runner for the given kinds.
@@ -98,7 +102,11 @@ func (r *Runner) RunOnce(ctx context.Context) (int, error) {
 		}
 		// The handler gets a context that survives shutdown, so a job
 		// that has started finishes its work instead of half-doing it.
+		start := time.Now()
 		jobErr := r.kinds[j.Kind].Handler(context.WithoutCancel(ctx), j)
+		if r.Observe != nil {
+			r.Observe(j.Kind, time.Since(start), jobErr)
+		}
 		retry := time.Duration(0)
 		if jobErr != nil && j.Attempts < 5 {
 			retry = time.Duration(j.Attempts*j.Attempts) * time.Minute

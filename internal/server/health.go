@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -14,6 +15,15 @@ import (
 // hangs longer than this is as good as a failure.
 const readyTimeout = 2 * time.Second
 
+// Check is one dependency readiness depends on.
+type Check struct {
+	// Name says what is unreachable in the 503 answer ("database",
+	// "blob store"): never a host, user or DSN.
+	Name string
+	// Func must honour its context's deadline.
+	Func func(context.Context) error
+}
+
 // Health returns the handlers for /healthz and /readyz.
 //
 // healthz (liveness) always answers 200 {"status":"ok"}: it says the
@@ -21,26 +31,31 @@ const readyTimeout = 2 * time.Second
 // that a database outage does not make the orchestrator restart every
 // instance in a loop.
 //
-// readyz (readiness) calls ready with a 2-second timeout and answers 200
-// {"status":"ready"}, or 503 {"status":"unavailable","error":"database
-// unreachable"} so that traffic is routed elsewhere until ready succeeds.
-// ready's error is logged (with slog.Default(), at warn level) and never
-// shown, since driver errors can name hosts, users and DSNs. ready must
-// honour its context's deadline; a nil ready is always ready.
-func Health(ready func(context.Context) error) (healthz, readyz http.Handler) {
+// readyz (readiness) runs every check with a 2-second timeout, in order,
+// and answers 200 {"status":"ready"}, or 503 {"status":"unavailable",
+// "error":"NAME unreachable"} for the first that fails, so that traffic is
+// routed elsewhere until they all pass. A check's error is logged (with
+// slog.Default(), at warn level) and never shown, since driver errors can
+// name hosts, users and DSNs. A nil Func is always ready.
+func Health(checks ...Check) (healthz, readyz http.Handler) {
 	healthz = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusOK, `{"status":"ok"}`)
 	})
 	readyz = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-			defer cancel()
-			if err := ready(ctx); err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		for _, c := range checks {
+			if c.Func == nil {
+				continue
+			}
+			if err := c.Func(ctx); err != nil {
 				slog.Default().LogAttrs(r.Context(), slog.LevelWarn, "readiness check failed",
 					slog.String("request_id", httperr.RequestIDFromContext(r.Context())),
+					slog.String("check", c.Name),
 					slog.String("error", err.Error()),
 				)
-				writeStatus(w, http.StatusServiceUnavailable, `{"status":"unavailable","error":"database unreachable"}`)
+				msg, _ := json.Marshal(c.Name + " unreachable")
+				writeStatus(w, http.StatusServiceUnavailable, `{"status":"unavailable","error":`+string(msg)+`}`)
 				return
 			}
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"database/sql"
 	"net/http"
 	"strconv"
@@ -26,6 +27,12 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	jobsRun     *prometheus.CounterVec
+	jobFailures *prometheus.CounterVec
+	jobDuration *prometheus.HistogramVec
+	auditWrite  prometheus.Histogram
+	passes      *prometheus.HistogramVec
 }
 
 // NewMetrics registers the HTTP metrics and the Go runtime and process
@@ -50,9 +57,38 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method", "route"}),
 	}
+	m.jobsRun = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "credtrack_jobs_run_total",
+		Help: "Background jobs run, by kind and outcome (ok or failed).",
+	}, []string{"kind", "outcome"})
+	m.jobFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "credtrack_job_failures_total",
+		Help: "Background job attempts that failed, by kind (a failed job is retried up to 5 times).",
+	}, []string{"kind"})
+	m.jobDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "credtrack_job_duration_seconds",
+		Help:    "Time a background job's handler ran, by kind.",
+		Buckets: passBuckets,
+	}, []string{"kind"})
+	m.auditWrite = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "credtrack_audit_write_seconds",
+		Help: "Time from submitting a standalone audit event (read, denial, failed sign-in) to its group commit.",
+		// 0.25 ms … ~4 s: a healthy commit is a few milliseconds.
+		Buckets: prometheus.ExponentialBuckets(0.00025, 2, 15),
+	})
+	m.passes = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "credtrack_pass_duration_seconds",
+		Help:    "Duration of periodic passes (screening, reminders, …), by pass and outcome.",
+		Buckets: passBuckets,
+	}, []string{"pass", "outcome"})
 	reg.MustRegister(
 		m.requests,
 		m.duration,
+		m.jobsRun,
+		m.jobFailures,
+		m.jobDuration,
+		m.auditWrite,
+		m.passes,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -106,4 +142,101 @@ func metricMethod(method string) string {
 // connection. It panics if name is already registered on reg.
 func RegisterDB(reg *prometheus.Registry, name string, db *sql.DB) {
 	reg.MustRegister(collectors.NewDBStatsCollector(db, name))
+}
+
+// passBuckets span 10 ms to about 45 minutes: a pass over a small
+// organization takes milliseconds, a monthly exclusion screening of a large
+// one many minutes.
+var passBuckets = prometheus.ExponentialBuckets(0.01, 3, 14)
+
+// outcome labels an error as "ok" or "failed".
+func outcome(err error) string {
+	if err != nil {
+		return "failed"
+	}
+	return "ok"
+}
+
+// ObserveJob records one run of a background job; it has the signature of
+// jobs.Runner.Observe. kind must come from the code's job table, never
+// from input, to keep the series bounded.
+func (m *Metrics) ObserveJob(kind string, d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	m.jobsRun.WithLabelValues(kind, outcome(err)).Inc()
+	if err != nil {
+		m.jobFailures.WithLabelValues(kind).Inc()
+	}
+	m.jobDuration.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+// ObserveAuditWrite records the latency of one audit write; it has the
+// signature sqlstore.DB.SetAuditObserver takes.
+func (m *Metrics) ObserveAuditWrite(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.auditWrite.Observe(d.Seconds())
+}
+
+// ObservePass records one periodic pass (a screening run, a reminder
+// sweep) under a fixed name such as "screening" or "reminders". Packages
+// that run passes take a func(pass string, d time.Duration, err error)
+// and the server wires this method in, so they need not import
+// Prometheus.
+func (m *Metrics) ObservePass(pass string, d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	m.passes.WithLabelValues(pass, outcome(err)).Observe(d.Seconds())
+}
+
+// TimePass starts timing a pass and returns the function that records it:
+//
+//	done := metrics.TimePass("reminders")
+//	err := sendReminders(ctx)
+//	done(err)
+func (m *Metrics) TimePass(pass string) func(err error) {
+	start := time.Now()
+	return func(err error) { m.ObservePass(pass, time.Since(start), err) }
+}
+
+// RegisterJobQueue exports the job queue read by counts at every scrape:
+//
+//	credtrack_jobs{state}   jobs per state (queued, running, done, failed)
+//	credtrack_jobs_due      queued jobs whose time has come (the backlog)
+//
+// counts is sqlstore.DB.JobCounts; it gets a 2-second deadline. When it
+// fails, the scrape reports the error instead of stale figures.
+func (m *Metrics) RegisterJobQueue(counts func(context.Context) (map[string]int, int, error)) {
+	m.reg.MustRegister(&jobQueueCollector{counts: counts})
+}
+
+var (
+	jobsDesc    = prometheus.NewDesc("credtrack_jobs", "Background jobs in the database, by state.", []string{"state"}, nil)
+	jobsDueDesc = prometheus.NewDesc("credtrack_jobs_due", "Queued background jobs that are due now (queue depth).", nil, nil)
+)
+
+type jobQueueCollector struct {
+	counts func(context.Context) (map[string]int, int, error)
+}
+
+func (c *jobQueueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- jobsDesc
+	ch <- jobsDueDesc
+}
+
+func (c *jobQueueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	byState, due, err := c.counts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(jobsDueDesc, err)
+		return
+	}
+	for _, state := range []string{"queued", "running", "done", "failed"} {
+		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(byState[state]), state)
+	}
+	ch <- prometheus.MustNewConstMetric(jobsDueDesc, prometheus.GaugeValue, float64(due))
 }

@@ -10,6 +10,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,9 @@ type Options struct {
 	// http.DefaultServeMux, where any imported package (net/http/pprof,
 	// expvar) may have registered handlers we never meant to expose.
 	Handler http.Handler
+	// TLSConfig, when set, serves HTTPS on Addr with it (see TLSConfig
+	// and CertReloader); nil serves plain HTTP.
+	TLSConfig *tls.Config
 	// Logger receives the server's own errors (TLS handshakes, malformed
 	// requests) and shutdown messages. Nil means slog.Default().
 	Logger *slog.Logger
@@ -112,7 +116,8 @@ func Listen(opts Options) (*Server, error) {
 		// route them into slog so that they share the format and
 		// destination of everything else. These are warnings: they are
 		// caused by clients, not by us.
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig: opts.TLSConfig,
 	}
 	return &Server{
 		ln:              ln,
@@ -162,7 +167,14 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Serve accepts connections until Shutdown is called, then returns nil. Any
 // other return is an error that stopped the server.
 func (s *Server) Serve() error {
-	err := s.srv.Serve(s.ln)
+	var err error
+	if s.srv.TLSConfig != nil {
+		// ServeTLS clones TLSConfig and adds HTTP/2; the certificates come
+		// from its GetCertificate, so no file names are passed.
+		err = s.srv.ServeTLS(s.ln, "", "")
+	} else {
+		err = s.srv.Serve(s.ln)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

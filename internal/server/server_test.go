@@ -391,7 +391,7 @@ func (noConnector) Driver() driver.Driver { return nil }
 
 func TestHealth(t *testing.T) {
 	t.Run("healthz", func(t *testing.T) {
-		healthz, _ := Health(func(context.Context) error { return errors.New("down") })
+		healthz, _ := Health(Check{"database", func(context.Context) error { return errors.New("down") }})
 		w := httptest.NewRecorder()
 		healthz.ServeHTTP(w, httptest.NewRequest("GET", "/healthz", nil))
 		if w.Code != 200 || w.Body.String() != `{"status":"ok"}`+"\n" {
@@ -418,9 +418,18 @@ func TestHealth(t *testing.T) {
 			return nil
 		}, 200, `{"status":"ready"}`},
 	}
+	blobDown := Check{"blob store", func(context.Context) error { return errors.New("s3.internal: AccessDenied") }}
+	t.Run("blob store unreachable", func(t *testing.T) {
+		_, readyz := Health(Check{"database", func(context.Context) error { return nil }}, blobDown)
+		w := httptest.NewRecorder()
+		readyz.ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
+		if w.Code != 503 || w.Body.String() != `{"status":"unavailable","error":"blob store unreachable"}`+"\n" {
+			t.Errorf("readyz = %d %q", w.Code, w.Body)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, readyz := Health(tt.ready)
+			_, readyz := Health(Check{"database", tt.ready})
 			w := httptest.NewRecorder()
 			readyz.ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
 			if w.Code != tt.wantStatus || w.Body.String() != tt.wantBody+"\n" {

@@ -119,9 +119,25 @@ func (db *DB) RecordEvent(ctx context.Context, ev *credtrack.AuditEvent) error {
 	return db.appendStandalone(ctx, ev)
 }
 
+// SetAuditObserver has observe called with the time each standalone
+// audit event (reads, denials, failed sign-ins) took from submission to
+// commit, the wait a request spends on its audit write under group
+// commit. For the audit write latency metric; nil stops observing.
+func (db *DB) SetAuditObserver(observe func(time.Duration)) {
+	if observe == nil {
+		db.auditObserver.Store(nil)
+		return
+	}
+	db.auditObserver.Store(&observe)
+}
+
 // appendStandalone appends an event that has no transaction of its own,
 // through the group-commit batcher.
 func (db *DB) appendStandalone(ctx context.Context, ev *credtrack.AuditEvent) error {
+	if obs := db.auditObserver.Load(); obs != nil {
+		start := time.Now()
+		defer func() { (*obs)(time.Since(start)) }()
+	}
 	if db.noBatch {
 		return db.update(ctx, func(tx *Tx) error { return tx.appendEvent(ev) })
 	}

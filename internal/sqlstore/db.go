@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"credtrack"
@@ -75,6 +76,8 @@ type DB struct {
 	// ckpt checkpoints the SQLite WAL off the writer (sqlite.go); nil on
 	// PostgreSQL.
 	ckpt *checkpointer
+	// auditObserver receives audit write latencies (SetAuditObserver).
+	auditObserver atomic.Pointer[func(time.Duration)]
 }
 
 // Open opens (without migrating) the database that opts select. Errors are

@@ -119,3 +119,31 @@ func (db *DB) PurgeSessions(ctx context.Context, idle time.Duration) (int, error
 	})
 	return int(n), err
 }
+
+// JobCounts returns the number of jobs in each state (queued, running,
+// done, failed) and how many of the queued ones are due now, for the
+// queue-depth metrics. Jobs are operational rows outside any
+// organization, so this reads across all of them.
+func (db *DB) JobCounts(ctx context.Context) (byState map[string]int, due int, err error) {
+	byState = map[string]int{}
+	err = db.view(ctx, func(tx *Tx) error {
+		rows, err := tx.query("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var state string
+			var n int
+			if err := rows.Scan(&state, &n); err != nil {
+				return err
+			}
+			byState[state] = n
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return tx.queryRow("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND run_after <= ?", ts(tx.now)).Scan(&due)
+	})
+	return byState, due, err
+}
