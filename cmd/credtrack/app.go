@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"credtrack/internal/blob"
 	"credtrack/internal/config"
 	"credtrack/internal/keyring"
 	"credtrack/internal/mail"
@@ -28,6 +29,9 @@ type app struct {
 	master *keyring.Master
 	db     *sqlstore.DB
 	hasher *password.Hasher
+	// blobs is the document blob store (local: DATA_DIR/blobs); /readyz
+	// checks it.
+	blobs blob.Store
 	// mail sends account emails; nil until newMailer or the demo sets it.
 	mail mail.Sender
 	// demoTOTPCode, set only by `credtrack demo`, gives the MFA prompt the
@@ -114,6 +118,10 @@ func (m *Main) openApp(ctx context.Context, cfg config.Config) (*app, error) {
 		Logger:      a.log,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if a.blobs, err = blob.NewLocal(cfg.BlobDir()); err != nil {
+		a.Close()
 		return nil, err
 	}
 	if sqlite {

@@ -22,8 +22,13 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	}
 	// Browsers drop Secure cookies on plain http, so the demo on localhost
 	// sends them without it (and says so); anywhere else it keeps them.
-	if isLoopback(cfg.Listen) {
+	if isLoopback(cfg.Listen) && cfg.TLSMode() == "" {
 		cfg.DevInsecureCookies = true
+	}
+	// The demo publishes a security.txt with placeholder values unless
+	// the operator configured one.
+	if cfg.SecurityContact == "" {
+		cfg.SecurityContact, cfg.SecurityExpires, cfg.SecurityPolicy = config.DemoSecurityContact, config.DemoSecurityExpires, config.DemoSecurityPolicy
 	}
 	a, err := m.openApp(ctx, cfg)
 	if err != nil {
@@ -58,7 +63,11 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		a.log.Info("demo data already present; reusing it")
 	}
 	return m.serve(ctx, a, func(addr string) {
-		fmt.Fprintf(m.Stdout, "\ncredtrack demo is running at http://%s/ (plain HTTP on this machine only)\n\n", addr)
+		if cfg.TLSMode() != "" {
+			fmt.Fprintf(m.Stdout, "\ncredtrack demo is running at https://%s/\n\n", addr)
+		} else {
+			fmt.Fprintf(m.Stdout, "\ncredtrack demo is running at http://%s/ (plain HTTP, unencrypted: for trying it on this machine only)\n\n", addr)
+		}
 		fmt.Fprintln(m.Stdout, "Sign in as any of these demo users:")
 		for _, l := range res.Logins {
 			fmt.Fprintf(m.Stdout, "  %-12s %-28s password: %s\n", l.Role, l.Email, l.Password)

@@ -15,6 +15,7 @@ import (
 	"credtrack/internal/admin"
 	"credtrack/internal/api"
 	"credtrack/internal/auth"
+	"credtrack/internal/blob"
 	"credtrack/internal/config"
 	"credtrack/internal/jobs"
 	"credtrack/internal/mail"
@@ -65,13 +66,20 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 		apiOpts.Documents, apiOpts.MaxDocumentSize = docSvc, docSvc.MaxSize
 	}
 	apiH := api.New(apiOpts)
-	healthz, readyz := server.Health(a.db.Ping)
+	checks := []server.Check{{Name: "database", Func: a.db.Ping}}
+	if a.blobs != nil {
+		checks = append(checks, server.Check{Name: "blob store", Func: func(ctx context.Context) error { return blob.Health(ctx, a.blobs) }})
+	}
+	healthz, readyz := server.Health(checks...)
 	top := http.NewServeMux()
 	var patterns []string
 	handle := func(p string, h http.Handler) { top.Handle(p, h); patterns = append(patterns, p) }
 	handle("GET /healthz", healthz)
 	handle("GET /readyz", readyz)
 	handle("GET /metrics", loopbackOnly(metrics.Handler()))
+	if st, ok := a.securityTxt(); ok {
+		handle("GET /.well-known/security.txt", st.Handler())
+	}
 	for _, p := range apiH.Routes() {
 		handle(p, apiH)
 	}
@@ -81,7 +89,37 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 	}
 	handle("/", webH) // the web 404 page
 	server.RegisterDB(reg, "primary", a.db.WriteDB())
-	return server.Wrap(top, metrics, a.log), patterns
+	metrics.RegisterJobQueue(a.db.JobCounts)
+	a.db.SetAuditObserver(metrics.ObserveAuditWrite)
+	// The security headers sit outside everything, so that redirects,
+	// 404s, 405s and the panic page carry them too.
+	return server.SecurityHeaders(server.Wrap(top, metrics, a.log), a.cfg.HSTSMaxAge), patterns
+}
+
+// securityTxt is /.well-known/security.txt from the configuration; ok is
+// false when no contact is configured (then there is no such route).
+func (a *app) securityTxt() (server.SecurityTxt, bool) {
+	c := a.cfg
+	if c.SecurityContact == "" {
+		return server.SecurityTxt{}, false
+	}
+	exp, err := config.ParseSecurityExpires(c.SecurityExpires)
+	if err != nil { // validated by config.Load
+		return server.SecurityTxt{}, false
+	}
+	st := server.SecurityTxt{Expires: exp, Policy: c.SecurityPolicy}
+	for v := range strings.SplitSeq(c.SecurityContact, ",") {
+		st.Contact = append(st.Contact, strings.TrimSpace(v))
+	}
+	for v := range strings.SplitSeq(c.SecurityLanguages, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			st.Languages = append(st.Languages, v)
+		}
+	}
+	if strings.HasPrefix(c.PublicURL(), "https://") {
+		st.Canonical = c.PublicURL() + "/.well-known/security.txt"
+	}
+	return st, true
 }
 
 // loopbackOnly serves /metrics to local scrapers only: the figures say
@@ -119,10 +157,38 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 	reg := prometheus.NewRegistry()
 	metrics := server.NewMetrics(reg)
 	h, _ := a.handler(authSvc, reg, metrics)
-	srv, err := server.Listen(server.Options{Addr: a.cfg.Listen, Handler: h, Logger: a.log,
+	tlsCtx, stopTLS := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopTLS()
+	tlsCfg, acmeHTTP, err := a.tlsSetup(tlsCtx)
+	if err != nil {
+		return err
+	}
+	srv, err := server.Listen(server.Options{Addr: a.cfg.Listen, Handler: h, Logger: a.log, TLSConfig: tlsCfg,
 		ShutdownTimeout: a.cfg.ShutdownTimeout})
 	if err != nil {
 		return err
+	}
+	servers := []*server.Server{srv}
+	if tlsCfg != nil && a.cfg.HTTPListen != "" {
+		// Plain HTTP answers only with a 301 to the configured host (and,
+		// with ACME, the http-01 challenges).
+		var rh http.Handler = server.RedirectHTTPS(a.cfg.CanonicalHost())
+		if acmeHTTP != nil {
+			rh = acmeHTTP(rh)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/", rh)
+		redirect, err := server.Listen(server.Options{Addr: a.cfg.HTTPListen, Handler: server.SecurityHeaders(server.Wrap(mux, nil, a.log), 0),
+			Logger: a.log, ShutdownTimeout: a.cfg.ShutdownTimeout})
+		if err != nil {
+			srv.Shutdown(context.Background())
+			return err
+		}
+		servers = append(servers, redirect)
+		a.log.Info("plain HTTP redirects to https", "addr", redirect.Addr().String(), "to", "https://"+a.cfg.CanonicalHost())
+		if m.RedirectReady != nil {
+			m.RedirectReady(redirect.Addr().String())
+		}
 	}
 	kinds := jobs.Builtin(a.db, a.cfg.SessionIdle)
 	kinds[psv.JobKind] = jobs.Kind{Handler: a.verification().RunJob}
@@ -130,22 +196,34 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 		kinds[name] = k
 	}
 	runner := jobs.NewRunner(a.db, a.log, kinds)
+	runner.Observe = metrics.ObserveJob
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	jobsDone := make(chan struct{})
 	go func() { defer close(jobsDone); runner.Run(jobsCtx) }()
 
 	addr := srv.Addr().String()
-	a.log.Info("credtrack is serving", "addr", addr, "backend", string(a.db.Backend()), "version", credtrack.Version)
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	} else if !isLoopback(a.cfg.Listen) {
+		a.log.Warn("serving plain HTTP on a non-loopback address: terminate TLS in a reverse proxy, or set --tls-cert/--tls-key or --acme-domains")
+	}
+	a.log.Info("credtrack is serving", "addr", addr, "scheme", scheme, "backend", string(a.db.Backend()), "version", credtrack.Version)
 	if started != nil {
 		started(addr)
 	}
 	if m.Ready != nil {
 		m.Ready(addr)
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve() }()
+	serveErr := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { serveErr <- s.Serve() }()
+	}
 	select {
 	case err := <-serveErr:
+		for _, s := range servers {
+			s.Shutdown(context.Background())
+		}
 		stopJobs()
 		<-jobsDone
 		return err
@@ -154,15 +232,19 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 	a.log.Info("shutting down: draining requests and jobs", "timeout", a.cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	for _, s := range servers {
+		err = errors.Join(err, s.Shutdown(sctx))
+	}
 	stopJobs() // a running job finishes its current step; none is started after this
 	select {
 	case <-jobsDone:
 	case <-sctx.Done():
 		err = errors.Join(err, fmt.Errorf("jobs did not finish within %s", a.cfg.ShutdownTimeout))
 	}
-	if e := <-serveErr; e != nil {
-		err = errors.Join(err, e)
+	for range servers {
+		if e := <-serveErr; e != nil {
+			err = errors.Join(err, e)
+		}
 	}
 	a.log.Info("stopped")
 	return err

@@ -20,6 +20,9 @@ type Main struct {
 	// Ready, when set, receives the address the server listens on once it
 	// serves (tests use it with --listen 127.0.0.1:0).
 	Ready func(addr string)
+	// RedirectReady, when set, receives the address of the plain-HTTP
+	// redirect listener (--http-listen) once it serves.
+	RedirectReady func(addr string)
 	// TerminalPassword reads a password without echo; nil when stdin is not
 	// a terminal.
 	TerminalPassword func(prompt string) (string, error)

@@ -41,6 +41,9 @@ func sessionFromContext(ctx context.Context) *session {
 // limit, the session lookup and the route's policy.
 func (h *Handler) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if secretRoutes[rt.pattern] {
+			w.Header().Set("Referrer-Policy", "no-referrer")
+		}
 		if rt.static {
 			rt.handler(w, r)
 			return
