@@ -448,7 +448,7 @@ func (c *Config) validateTLS() error {
 	if c.HTTPListen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
 			bad("http-listen: %q is not host:port", c.HTTPListen)
-		} else if c.HTTPListen == c.Listen {
+		} else if c.HTTPListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 			bad("http-listen: must differ from listen")
 		}
 	}
