@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,7 +40,7 @@ func (a *app) tlsSetup(ctx context.Context) (*tls.Config, func(http.Handler) htt
 		m := &autocert.Manager{
 			Prompt:     autocert.AcceptTOS,
 			Cache:      autocert.DirCache(filepath.Join(a.cfg.DataDir, "acme")),
-			HostPolicy: autocert.HostWhitelist(a.cfg.Domains()...),
+			HostPolicy: hostPolicy(autocert.HostWhitelist(a.cfg.Domains()...)),
 			Email:      a.cfg.ACMEEmail,
 		}
 		if a.cfg.ACMEDirectory != "" || a.cfg.ACMECAFile != "" {
@@ -70,4 +71,16 @@ func (a *app) tlsSetup(ctx context.Context) (*tls.Config, func(http.Handler) htt
 		return cfg, m.HTTPHandler, nil
 	}
 	return nil, nil, nil
+}
+
+// hostPolicy lets a Host header with a port (challenge requests to a
+// redirect listener that is not on port 80, behind port mapping) match
+// the configured names, which are bare host names.
+func hostPolicy(p autocert.HostPolicy) autocert.HostPolicy {
+	return func(ctx context.Context, host string) error {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		return p(ctx, host)
+	}
 }
