@@ -15,7 +15,7 @@ const (
 	CredStateLicense       CredentialType = "state_license"
 	CredNPI                CredentialType = "npi"
 	CredDEA                CredentialType = "dea"
-	CredBoardCertification CredentialType = "board_certification"
+	CredBoardCertification CredentialType = "board_certification" // #nosec G101 -- a credential type name, not a credential
 	CredCE                 CredentialType = "ce_credit"
 	CredPrivilege          CredentialType = "hospital_privilege"
 	CredPayerEnrollment    CredentialType = "payer_enrollment"

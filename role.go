@@ -53,8 +53,8 @@ const (
 	PermTokenManage      Permission = "token.manage"
 	PermProviderRead     Permission = "provider.read"
 	PermProviderWrite    Permission = "provider.write"
-	PermCredentialRead   Permission = "credential.read"
-	PermCredentialWrite  Permission = "credential.write"
+	PermCredentialRead   Permission = "credential.read"  // #nosec G101 -- a permission name, not a credential
+	PermCredentialWrite  Permission = "credential.write" // #nosec G101 -- a permission name, not a credential
 	PermDocumentRead     Permission = "document.read"
 	PermDocumentWrite    Permission = "document.write"
 	PermVerificationRun  Permission = "verification.run"

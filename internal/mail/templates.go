@@ -85,7 +85,7 @@ type InvitationData struct {
 	Days        int    // lifetime of the invitation; 7 when zero
 }
 
-var subjects = map[string]string{
+var subjects = map[string]string{ // #nosec G101 -- email subject lines, not credentials
 	TemplateVerifyEmail:     "Confirm your email address for credtrack",
 	TemplatePasswordReset:   "Reset your credtrack password",
 	TemplatePasswordChanged: "Your credtrack password was changed",

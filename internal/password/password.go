@@ -94,7 +94,7 @@ func parse(encoded string) (Params, []byte, []byte, error) {
 	if err1 != nil || err2 != nil || len(key) == 0 {
 		return Params{}, nil, nil, ErrMalformed
 	}
-	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
+	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key)) // #nosec G115 -- salt and key come from a parsed hash string, far below 4 GiB
 	return p, salt, key, nil
 }
 

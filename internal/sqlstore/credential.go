@@ -9,6 +9,7 @@ import (
 	"credtrack"
 )
 
+// #nosec G101 -- column names of the credentials table, not a credential
 const credentialColumns = `id, org_id, provider_id, type, issuer, jurisdiction, number_enc, number_last4, issued_on,
 	expires_on, verified_at, verified_by, notes, details, created_at, updated_at`
 
