@@ -98,7 +98,8 @@ func TestSecurityHeadersOnEveryRoute(t *testing.T) {
 		}
 		secret[p] = true
 	}
-	public := map[string]bool{"GET /static/{hash}/{name}": true, "GET /.well-known/security.txt": true}
+	// Public documents identical for everyone may be cached.
+	public := map[string]bool{"GET /static/{hash}/{name}": true, "GET /.well-known/security.txt": true, "GET /api/openapi.json": true}
 	// Sign-out ends the session, so it goes last.
 	sort.SliceStable(patterns, func(i, j int) bool { return patterns[j] == "POST /logout" })
 	check := func(name string, rec *httptest.ResponseRecorder, signedIn bool, p string) {
