@@ -13,6 +13,7 @@ import (
 
 	"credtrack/internal/blob"
 	"credtrack/internal/config"
+	"credtrack/internal/docs"
 	"credtrack/internal/keyring"
 	"credtrack/internal/mail"
 	"credtrack/internal/password"
@@ -32,6 +33,8 @@ type app struct {
 	// blobs is the document blob store (local: DATA_DIR/blobs); /readyz
 	// checks it.
 	blobs blob.Store
+	// docs stores documents encrypted in the local blob directory.
+	docs *docs.Service
 	// mail sends account emails; nil until newMailer or the demo sets it.
 	mail mail.Sender
 	// demoTOTPCode, set only by `credtrack demo`, gives the MFA prompt the
@@ -124,6 +127,7 @@ func (m *Main) openApp(ctx context.Context, cfg config.Config) (*app, error) {
 		a.Close()
 		return nil, err
 	}
+	a.docs = &docs.Service{Store: a.db, Blobs: a.blobs, MaxSize: cfg.MaxUploadBytes}
 	if sqlite {
 		p := filepath.Join(cfg.DataDir, keyCheckFile)
 		if !fileExists(p) {

@@ -57,6 +57,7 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 		Verifier:      a.verification(),
 		Roster:        a.db,
 		RosterTempDir: a.cfg.DataDir,
+		Records:       a.db, Documents: a.docs, MaxUploadBytes: a.cfg.MaxUploadBytes,
 	})
 	apiOpts := api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Records: a.db, Audit: a.db, Orgs: a.db, Logger: a.log}
 	if docSvc, err := a.documents(); err != nil {

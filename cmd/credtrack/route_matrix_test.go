@@ -209,7 +209,8 @@ func newIDFixture(t *testing.T, backend string, secure bool) *idFixture {
 	}
 	// The policies come from handlers built like the served ones: the
 	// route tables are fixed at construction, whatever the options.
-	f.webPol = web.New(web.Options{Auth: authSvc, Providers: a.db, Orgs: a.db, Audit: a.db, AuditLog: a.db}).Policies()
+	f.webPol = web.New(web.Options{Auth: authSvc, Providers: a.db, Orgs: a.db, Audit: a.db, AuditLog: a.db,
+		Records: a.db, Documents: a.docs}).Policies()
 	f.apiPol = api.New(api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Audit: a.db, Orgs: a.db}).Policies()
 	return f
 }

@@ -44,6 +44,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MaxBodyBytes caps request bodies other than document uploads.
 	MaxBodyBytes int64
+	// MaxUploadBytes caps one document upload (and a file checked on the
+	// "verify a document" page). Default 25 MB.
+	MaxUploadBytes int64
 	// SessionIdle and SessionLifetime are the idle timeout and the
 	// absolute lifetime of a signed-in session.
 	SessionIdle     time.Duration
@@ -123,6 +126,7 @@ func Default() Config {
 		LogFormat:       "text",
 		ShutdownTimeout: 20 * time.Second,
 		MaxBodyBytes:    1 << 20,
+		MaxUploadBytes:  25 << 20,
 		SessionIdle:     30 * time.Minute,
 		SessionLifetime: 12 * time.Hour,
 		SMTPTLS:         "mandatory",
@@ -171,6 +175,7 @@ func (c *Config) Fields() []Field {
 		{"log-format", "log format: text or json", false, &c.LogFormat},
 		{"shutdown-timeout", "how long graceful shutdown waits", false, &c.ShutdownTimeout},
 		{"max-body-bytes", "maximum request body size in bytes (uploads have their own limit)", false, &c.MaxBodyBytes},
+		{"max-upload-bytes", "maximum document upload size in bytes", false, &c.MaxUploadBytes},
 		{"session-idle", "session idle timeout", false, &c.SessionIdle},
 		{"session-lifetime", "session absolute lifetime", false, &c.SessionLifetime},
 		{"dev-insecure-cookies", "allow plain-http cookies (localhost development only)", false, &c.DevInsecureCookies},
@@ -337,6 +342,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("max-body-bytes: must be at least 1024")
+	}
+	if c.MaxUploadBytes < 1024 || c.MaxUploadBytes > 1<<30 {
+		bad("max-upload-bytes: must be between 1024 and 1073741824")
 	}
 	if c.SessionIdle <= 0 || c.SessionLifetime <= 0 || c.SessionIdle > c.SessionLifetime {
 		bad("session-idle and session-lifetime: must be positive, idle no longer than lifetime")

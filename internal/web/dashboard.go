@@ -111,12 +111,12 @@ func (h *Handler) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, err)
 		return
 	}
-	window, err := h.windowDays(r)
+	window, req, err := h.orgRules(r)
 	if err != nil {
 		h.renderError(w, r, err)
 		return
 	}
-	st := summarize(ps, h.today(), window)
+	st := summarizeWith(ps, h.today(), window, req)
 	p := dashboardPage{
 		Page:     h.newPage(w, r, "Dashboard", "dashboard"),
 		OrgView:  true,
@@ -156,9 +156,14 @@ func (h *Handler) ownDashboard(w http.ResponseWriter, r *http.Request, a credtra
 // summarize counts providers by overall status and collects the
 // credentials of active providers that expire within expiringHorizon days.
 func summarize(ps []*credtrack.Provider, today credtrack.Date, window int) dashboardStats {
+	return summarizeWith(ps, today, window, nil)
+}
+
+// summarizeWith is summarize with the organization's required-credential set.
+func summarizeWith(ps []*credtrack.Provider, today credtrack.Date, window int, req credtrack.RequiredCredentialSet) dashboardStats {
 	st := dashboardStats{Counts: map[credtrack.ProviderStatus]int{}, Within: map[int]int{}}
 	for _, p := range ps {
-		st.Counts[p.Status(today, window)]++
+		st.Counts[p.StatusWith(today, window, req)]++
 		if !p.Active {
 			continue // an inactive provider's expiries need no action
 		}

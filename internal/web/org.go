@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -314,6 +315,42 @@ func (h *Handler) handleInvitationRevoke(w http.ResponseWriter, r *http.Request)
 type settingsPage struct {
 	orgPage
 	Settings credtrack.OrgSettings
+	// Types heads the required-credentials table; Required has one row
+	// per profession.
+	Types    []option
+	Required []requiredRow
+}
+
+// requiredRow is one profession's required credential types.
+type requiredRow struct {
+	Profession string
+	Changed    bool // differs from the defaults
+	Cells      []requiredCell
+}
+
+// requiredCell is one checkbox of the required-credentials table.
+type requiredCell struct {
+	Name, Value, Label string
+	Checked, Default   bool
+}
+
+func requiredTable(set credtrack.RequiredCredentialSet) ([]option, []requiredRow) {
+	var types []option
+	for _, t := range credtrack.CredentialTypes {
+		types = append(types, option{Value: string(t), Label: t.Label()})
+	}
+	var rows []requiredRow
+	for _, p := range credtrack.Professions {
+		_, changed := set[p]
+		row := requiredRow{Profession: string(p), Changed: changed}
+		have, def := set.For(p), credtrack.RequiredCredentials(p)
+		for _, t := range credtrack.CredentialTypes {
+			row.Cells = append(row.Cells, requiredCell{Name: "req_" + string(p), Value: string(t),
+				Label: string(p) + " requires " + t.Label(), Checked: slices.Contains(have, t), Default: slices.Contains(def, t)})
+		}
+		rows = append(rows, row)
+	}
+	return types, rows
 }
 
 // handleSettings shows the organization settings form.
@@ -326,7 +363,9 @@ func (h *Handler) handleSettings(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "org_settings", settingsPage{orgPage: h.newOrgPage(w, r, "Organization settings", "/org/settings"), Settings: *s})
+	types, rows := requiredTable(s.RequiredCredentials)
+	h.render(w, r, http.StatusOK, "org_settings", settingsPage{orgPage: h.newOrgPage(w, r, "Organization settings", "/org/settings"),
+		Settings: *s, Types: types, Required: rows})
 }
 
 // handleSettingsSave saves the organization settings.
@@ -344,6 +383,19 @@ func (h *Handler) handleSettingsSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := credtrack.OrgSettings{RequireMFA: r.PostForm.Get("require_mfa") == "on", ExpiringWindowDays: days}
+	// The required-credentials table is on the form: every profession's
+	// ticked types replace the stored set (the store keeps only the rows
+	// that differ from the defaults).
+	if r.PostForm.Get("required_present") == "1" {
+		s.RequiredCredentials = credtrack.RequiredCredentialSet{}
+		for _, p := range credtrack.Professions {
+			ts := []credtrack.CredentialType{}
+			for _, v := range r.PostForm["req_"+string(p)] {
+				ts = append(ts, credtrack.CredentialType(v))
+			}
+			s.RequiredCredentials[p] = ts
+		}
+	}
 	h.afterOrgPost(w, r, h.admin.UpdateOrgSettings(r.Context(), s), "settings-saved", "/org/settings")
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -41,23 +42,42 @@ type option struct {
 // providersPage is the data of templates/pages/providers.html.
 type providersPage struct {
 	Page
-	Query       string
-	Professions []option
-	Statuses    []option
-	Rows        []providerRow
-	From, To    int
-	Total       int
-	PrevURL     string // "" on the first page
-	NextURL     string // "" on the last page
-	Filtered    bool
+	Query           string
+	Professions     []option
+	Statuses        []option
+	CredentialTypes []option
+	Expiring        []option
+	Sorts           []option
+	Rows            []providerRow
+	From, To        int
+	Total           int
+	PrevURL         string // "" on the first page
+	NextURL         string // "" on the last page
+	Filtered        bool
+	CanCreate       bool
+}
+
+// expiringChoices are the "expiring within" filter's choices, in days.
+var expiringChoices = []int{30, 60, 90, 180, 365}
+
+// sortLabels name the list orders.
+var sortLabels = map[credtrack.ProviderSort]string{
+	credtrack.SortName:       "Name (A–Z)",
+	credtrack.SortNameDesc:   "Name (Z–A)",
+	credtrack.SortNextExpiry: "Next expiry",
+	credtrack.SortWorstFirst: "Status (worst first)",
+	credtrack.SortUpdated:    "Recently changed",
 }
 
 // credentialRow is one line of the credentials table on the provider page.
 type credentialRow struct {
+	ID           string
 	TypeLabel    string
+	Name         string // the type-specific name or license type, "" if none
 	Issuer       string
 	Jurisdiction string
 	Number       string // masked
+	HasNumber    bool
 	IssuedOn     credtrack.Date
 	ExpiresOn    credtrack.Date
 	DaysLeft     string
@@ -67,11 +87,22 @@ type credentialRow struct {
 	// Stale: never verified, or verified longer ago than the
 	// organization's freshness limit (shown when verification is on).
 	Stale bool
+	Facts []fact // type-specific details, labelled
+}
+
+// fact is one labelled value.
+type fact struct{ Label, Value string }
+
+// documentRow is one line of the documents table.
+type documentRow struct {
+	ID, Filename, ContentType, Size, Uploaded, SHA256, Credential string
+	PossibleFraud                                                 bool
 }
 
 // providerPage is the data of templates/pages/provider.html.
 type providerPage struct {
 	Page
+	ID string
 	// BackToList links to the list for roles that may open it.
 	BackToList  bool
 	Name        string
@@ -79,9 +110,13 @@ type providerPage struct {
 	Specialty   string
 	Employer    string
 	State       string
+	Email       string
+	Phone       string
 	Status      string
 	NPI         string // masked
 	SSN         string // masked
+	HasNPI      bool
+	HasSSN      bool
 	DOBOnFile   bool
 	Credentials []credentialRow
 	Missing     []string
@@ -92,17 +127,27 @@ type providerPage struct {
 	// VerificationsURL links to the verification history and the Verify
 	// actions when verification is on and the actor may see them.
 	VerificationsURL string
+	// What the actor may do here.
+	CanEdit, CanEditCredentials, CanReveal, CanUpload, CanDeleteDocuments bool
+	// Documents is nil when documents are not wired or not readable.
+	Documents     []documentRow
+	ShowDocuments bool
+	MaxUploadMB   int64
+	// CredentialChoices attach an upload to one credential.
+	CredentialChoices []option
 }
 
 // handleProviderIndex lists the organization's providers with search,
-// filters and paging.
+// filters, sort and paging.
 func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := credtrack.ProviderFilter{
-		Query:      strings.TrimSpace(q.Get("q")),
-		Profession: credtrack.Profession(q.Get("profession")),
-		Status:     credtrack.ProviderStatus(q.Get("status")),
-		Limit:      providersPerPage,
+		Query:          strings.TrimSpace(q.Get("q")),
+		Profession:     credtrack.Profession(q.Get("profession")),
+		Status:         credtrack.ProviderStatus(q.Get("status")),
+		CredentialType: credtrack.CredentialType(q.Get("type")),
+		Sort:           credtrack.ProviderSort(q.Get("sort")),
+		Limit:          providersPerPage,
 	}
 	if f.Profession != "" && !slices.Contains(credtrack.Professions, f.Profession) {
 		h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "Unknown profession."))
@@ -111,6 +156,22 @@ func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 	if f.Status != "" && !slices.Contains(providerStatuses, f.Status) {
 		h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "Unknown status."))
 		return
+	}
+	if f.CredentialType != "" && !slices.Contains(credtrack.CredentialTypes, f.CredentialType) {
+		h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "Unknown credential type."))
+		return
+	}
+	if f.Sort != "" && sortLabels[f.Sort] == "" {
+		h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "Unknown sort order."))
+		return
+	}
+	if s := q.Get("expiring"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 3650 {
+			h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "The expiry window must be a number of days between 1 and 3650."))
+			return
+		}
+		f.ExpiringWithinDays = n
 	}
 	page := 1
 	if s := q.Get("page"); s != "" {
@@ -128,18 +189,20 @@ func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, err)
 		return
 	}
-	window, err := h.windowDays(r)
+	window, req, err := h.orgRules(r)
 	if err != nil {
 		h.renderError(w, r, err)
 		return
 	}
 	today := h.today()
+	a := credtrack.ActorFromContext(r.Context())
 
 	p := providersPage{
-		Page:     h.newPage(w, r, "Providers", "providers"),
-		Query:    f.Query,
-		Total:    total,
-		Filtered: f.Query != "" || f.Profession != "" || f.Status != "",
+		Page:      h.newPage(w, r, "Providers", "providers"),
+		Query:     f.Query,
+		Total:     total,
+		Filtered:  f.Query != "" || f.Profession != "" || f.Status != "" || f.CredentialType != "" || f.ExpiringWithinDays > 0,
+		CanCreate: h.records != nil && a.Can(credtrack.PermProviderWrite),
 	}
 	for _, prof := range credtrack.Professions {
 		p.Professions = append(p.Professions, option{Value: string(prof), Label: string(prof), Selected: prof == f.Profession})
@@ -147,10 +210,22 @@ func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 	for _, s := range providerStatuses {
 		p.Statuses = append(p.Statuses, option{Value: string(s), Label: statusLabel(string(s)), Selected: s == f.Status})
 	}
+	for _, t := range credtrack.CredentialTypes {
+		p.CredentialTypes = append(p.CredentialTypes, option{Value: string(t), Label: t.Label(), Selected: t == f.CredentialType})
+	}
+	for _, d := range expiringChoices {
+		p.Expiring = append(p.Expiring, option{Value: strconv.Itoa(d), Label: fmt.Sprintf("%d days", d), Selected: d == f.ExpiringWithinDays})
+	}
+	if f.ExpiringWithinDays > 0 && !slices.Contains(expiringChoices, f.ExpiringWithinDays) {
+		p.Expiring = append(p.Expiring, option{Value: strconv.Itoa(f.ExpiringWithinDays), Label: fmt.Sprintf("%d days", f.ExpiringWithinDays), Selected: true})
+	}
+	for _, s := range credtrack.ProviderSorts {
+		p.Sorts = append(p.Sorts, option{Value: string(s), Label: sortLabels[s], Selected: s == f.Sort || (f.Sort == "" && s == credtrack.SortName)})
+	}
 	for _, pr := range ps {
 		row := providerRow{
 			ID: pr.ID, Name: pr.FullName(), Profession: string(pr.Profession), Specialty: pr.Specialty,
-			State: pr.State, NPI: mask(pr.NPILast4 != "", pr.NPILast4), Status: string(pr.Status(today, window)),
+			State: pr.State, NPI: mask(pr.NPILast4 != "", pr.NPILast4), Status: string(pr.StatusWith(today, window, req)),
 		}
 		if next := nextExpiry(pr.Credentials); !next.IsZero() {
 			d := next.DaysUntil(today)
@@ -182,6 +257,15 @@ func pageURL(f credtrack.ProviderFilter, page int) string {
 	if f.Status != "" {
 		v.Set("status", string(f.Status))
 	}
+	if f.CredentialType != "" {
+		v.Set("type", string(f.CredentialType))
+	}
+	if f.ExpiringWithinDays > 0 {
+		v.Set("expiring", strconv.Itoa(f.ExpiringWithinDays))
+	}
+	if f.Sort != "" && f.Sort != credtrack.SortName {
+		v.Set("sort", string(f.Sort))
+	}
 	if page > 1 {
 		v.Set("page", strconv.Itoa(page))
 	}
@@ -207,7 +291,7 @@ func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, credtrack.Errorf(credtrack.ENOTFOUND, "Provider not found."))
 		return
 	}
-	window, err := h.windowDays(r)
+	window, req, err := h.orgRules(r)
 	if err != nil {
 		h.renderError(w, r, err)
 		return
@@ -219,17 +303,27 @@ func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 
 	p := providerPage{
 		Page:       h.newPage(w, r, pr.FullName(), "providers"),
+		ID:         pr.ID,
 		BackToList: a.Can(credtrack.PermProviderRead),
 		Name:       pr.FullName(),
 		Profession: string(pr.Profession),
 		Specialty:  pr.Specialty,
 		Employer:   pr.Employer,
 		State:      pr.State,
-		Status:     string(pr.Status(today, window)),
+		Email:      pr.Email,
+		Phone:      pr.Phone,
+		Status:     string(pr.StatusWith(today, window, req)),
 		NPI:        mask(pr.NPILast4 != "", pr.NPILast4),
 		SSN:        mask(pr.SSNLast4 != "", pr.SSNLast4),
+		HasNPI:     pr.NPILast4 != "" || pr.NPI != "",
+		HasSSN:     pr.SSNLast4 != "",
 		DOBOnFile:  pr.HasDOB,
 		Timeline:   newTimeline(creds, today, window),
+	}
+	if h.records != nil {
+		p.CanEdit = a.Can(credtrack.PermProviderWrite)
+		p.CanEditCredentials = a.Can(credtrack.PermCredentialWrite)
+		p.CanReveal = a.Can(credtrack.PermSensitiveReveal)
 	}
 	if h.auditLog != nil && mayReadRecordReads(a, pr.UserID) {
 		p.ReadsURL = "/providers/" + url.PathEscape(pr.ID) + "/reads"
@@ -244,11 +338,23 @@ func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 			p.VerificationsURL = "/providers/" + url.PathEscape(pr.ID) + "/verifications"
 		}
 	}
+	labels := map[string]string{}
 	for _, c := range creds {
+		spec := c.Type.Spec()
 		row := credentialRow{
-			TypeLabel: c.Type.Label(), Issuer: c.Issuer, Jurisdiction: c.Jurisdiction,
-			Number: mask(c.Number != "" || c.NumberLast4 != "", c.NumberLast4), IssuedOn: c.IssuedOn, ExpiresOn: c.ExpiresOn,
+			ID: c.ID, TypeLabel: c.Type.Label(), Issuer: c.Issuer, Jurisdiction: c.Jurisdiction,
+			Number: mask(c.Number != "" || c.NumberLast4 != "", c.NumberLast4), HasNumber: c.Number != "" || c.NumberLast4 != "",
+			IssuedOn: c.IssuedOn, ExpiresOn: c.ExpiresOn,
 			Status: string(c.Status(today, window)), VerifiedBy: c.VerifiedBy,
+			Name: cmp.Or(c.Details["name"], c.Details["license_type"], c.Details["specialty"], c.Details["course"], c.Details["topic"]),
+		}
+		if !row.HasNumber {
+			row.Number = "—"
+		}
+		for _, f := range spec.Fields {
+			if v := c.Details[f.Key]; v != "" && f.Kind != credtrack.FieldDocument {
+				row.Facts = append(row.Facts, fact{Label: f.Label, Value: detailText(f, v)})
+			}
 		}
 		if !c.ExpiresOn.IsZero() {
 			row.DaysLeft = daysLeft(c.ExpiresOn.DaysUntil(today))
@@ -258,27 +364,95 @@ func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 		}
 		row.Stale = maxAge > 0 && !c.VerifiedAt.IsZero() && c.Stale(credtrack.Now(), maxAge)
 		p.Credentials = append(p.Credentials, row)
+		label := c.Type.Label()
+		if row.Name != "" {
+			label += " · " + row.Name
+		}
+		labels[c.ID] = label
+		p.CredentialChoices = append(p.CredentialChoices, option{Value: c.ID, Label: label})
 	}
-	for _, t := range pr.MissingTypes() {
+	for _, t := range pr.MissingFrom(req) {
 		p.Missing = append(p.Missing, t.Label())
+	}
+	if h.records != nil && h.documents != nil && (a.Can(credtrack.PermDocumentRead) || a.Can(credtrack.PermOwnRecordRead)) {
+		ds, err := h.records.FindDocuments(ctx, pr.ID)
+		if err != nil && credtrack.ErrorCode(err) != credtrack.ENOTFOUND {
+			h.renderError(w, r, err)
+			return
+		}
+		p.ShowDocuments = err == nil
+		for _, d := range ds {
+			p.Documents = append(p.Documents, documentRow{
+				ID: d.ID, Filename: d.Filename, ContentType: d.ContentType, Size: humanSize(d.Size),
+				Uploaded: d.CreatedAt.UTC().Format(credtrack.DateLayout), SHA256: hex.EncodeToString(d.SHA256),
+				Credential: labels[d.CredentialID], PossibleFraud: d.PossibleFraud,
+			})
+		}
+		p.CanUpload = a.Can(credtrack.PermDocumentWrite)
+		p.CanDeleteDocuments = a.Can(credtrack.PermDocumentWrite)
+		p.MaxUploadMB = h.maxUpload >> 20
 	}
 	h.render(w, r, http.StatusOK, "provider", p)
 }
 
-// windowDays returns the organization's "expiring" window, so that the
-// statuses shown here agree with the reminders the jobs send.
-func (h *Handler) windowDays(r *http.Request) (int, error) {
+// detailText shows a type-specific value for people.
+func detailText(f credtrack.DetailField, v string) string {
+	switch f.Kind {
+	case credtrack.FieldBool:
+		if v == "true" {
+			return "Yes"
+		}
+		return "No"
+	case credtrack.FieldMoney:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return v
+		}
+		return "$" + groupThousands(n)
+	case credtrack.FieldMulti:
+		return strings.ReplaceAll(v, ",", ", ")
+	}
+	return v
+}
+
+func groupThousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// humanSize shows a byte count in KB or MB.
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", (n+1<<9)>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// orgRules returns the organization's "expiring" window and its
+// required-credential set, so that the statuses shown here agree with the
+// list filters and the reminders the jobs send.
+func (h *Handler) orgRules(r *http.Request) (int, credtrack.RequiredCredentialSet, error) {
 	if h.orgs == nil {
-		return defaultWindowDays, nil
+		return defaultWindowDays, nil, nil
 	}
 	org, err := h.orgs.FindOrgByID(r.Context(), credtrack.ActorFromContext(r.Context()).OrgID)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if org.ExpiringWindowDays <= 0 {
-		return defaultWindowDays, nil
+		return defaultWindowDays, org.RequiredCredentials, nil
 	}
-	return org.ExpiringWindowDays, nil
+	return org.ExpiringWindowDays, org.RequiredCredentials, nil
 }
 
 // byExpiry orders credentials by expiry date, soonest first; credentials

@@ -106,6 +106,7 @@ func (h *Handler) funcs() template.FuncMap {
 		"date":         formatDate,
 		"resultLabel":  func(s string) string { return credtrack.VerificationResult(s).Label() },
 		"rosterColumn": rosterErrorColumn,
+		"revealArgs":   func(id, field string) struct{ ID, Field string } { return struct{ ID, Field string }{id, field} },
 	}
 }
 
@@ -139,6 +140,9 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, current
 		}
 		if h.rosterJobs != nil && a.Can(credtrack.PermExportCreate) {
 			p.Nav = append(p.Nav, NavLink{Href: "/roster", Label: "Roster", Current: current == "roster"})
+		}
+		if h.documents != nil && h.records != nil && a.Can(credtrack.PermDocumentRead) {
+			p.Nav = append(p.Nav, NavLink{Href: "/documents/verify", Label: "Verify a document", Current: current == "verify"})
 		}
 		if h.auditLog != nil && a.Can(credtrack.PermAuditRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/audit", Label: "Audit log", Current: current == "audit"})

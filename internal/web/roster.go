@@ -75,7 +75,7 @@ func (h *Handler) handleRosterUpload(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			h.renderError(w, r, uploadError(err))
+			h.renderError(w, r, rosterUploadError(err))
 			return
 		}
 		if part.FormName() != "file" {
@@ -89,7 +89,7 @@ func (h *Handler) handleRosterUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		spool, err := roster.NewSpool(h.rosterTempDir, part, h.rosterMaxBytes)
 		if err != nil {
-			h.renderError(w, r, uploadError(err))
+			h.renderError(w, r, rosterUploadError(err))
 			return
 		}
 		if spool.Size() == 0 {
@@ -104,7 +104,7 @@ func (h *Handler) handleRosterUpload(w http.ResponseWriter, r *http.Request) {
 	h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "Choose a CSV file to upload."))
 }
 
-func uploadError(err error) error {
+func rosterUploadError(err error) error {
 	var tooBig *http.MaxBytesError
 	if errors.Is(err, roster.ErrTooLarge) || errors.As(err, &tooBig) {
 		return credtrack.Errorf(credtrack.ETOOLARGE, "The file is larger than this server accepts for a roster.")

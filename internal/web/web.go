@@ -106,6 +106,15 @@ type Options struct {
 	// trusted devices (mfa.go). When nil, those pages answer 503 and sign-in
 	// ignores the device cookie.
 	MFA MFA
+	// Records adds, edits and deletes providers and credentials, reveals
+	// sensitive numbers and lists documents (records.go). When nil, those
+	// pages answer 503 and the provider page offers no changes.
+	Records Records
+	// Documents uploads, downloads and verifies documents (records.go).
+	// When nil, the document pages answer 503.
+	Documents Documents
+	// MaxUploadBytes is the largest document upload; 0 means 25 MB.
+	MaxUploadBytes int64
 	// DemoTOTPCode, set only by `credtrack demo`, returns the current TOTP
 	// code of a demo account (ok false for any other), which the prompt
 	// then shows with a "demo only" label.
@@ -202,6 +211,9 @@ type Handler struct {
 	rosterJobs     *roster.Jobs // nil when Options.Roster is
 	rosterTempDir  string
 	rosterMaxBytes int64
+	records        Records
+	documents      Documents
+	maxUpload      int64
 
 	assets   assets
 	pages    *renderer
@@ -238,6 +250,12 @@ func New(opts Options) *Handler {
 		rosterStore:    opts.Roster,
 		rosterTempDir:  opts.RosterTempDir,
 		rosterMaxBytes: opts.RosterMaxBytes,
+		records:        opts.Records,
+		documents:      opts.Documents,
+		maxUpload:      opts.MaxUploadBytes,
+	}
+	if h.maxUpload <= 0 {
+		h.maxUpload = 25 << 20
 	}
 	if h.rosterMaxBytes <= 0 {
 		h.rosterMaxBytes = defaultRosterMaxBytes
@@ -384,8 +402,45 @@ func (h *Handler) routeTable() []route {
 
 		{pattern: "GET /providers", handler: h.handleProviderIndex,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
+		{pattern: "GET /providers/new", handler: h.handleProviderNew,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
+		{pattern: "POST /providers", handler: h.handleProviderCreate,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
 		{pattern: "GET /providers/{id}", handler: h.handleProviderShow,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead, Own: credtrack.PermOwnRecordRead}},
+		{pattern: "GET /providers/{id}/edit", handler: h.handleProviderEdit,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
+		{pattern: "POST /providers/{id}/edit", handler: h.handleProviderUpdate,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
+		// Reveal shows one sensitive value once; the store audits it first.
+		{pattern: "POST /providers/{id}/reveal", handler: h.handleProviderReveal,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermSensitiveReveal}},
+		{pattern: "GET /providers/{id}/credentials/new", handler: h.handleCredentialNew,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite}},
+		{pattern: "POST /providers/{id}/credentials", handler: h.handleCredentialCreate,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite}},
+		{pattern: "GET /credentials/{id}/edit", handler: h.handleCredentialEdit,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite}},
+		{pattern: "POST /credentials/{id}/edit", handler: h.handleCredentialUpdate,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite}},
+		{pattern: "POST /credentials/{id}/reveal", handler: h.handleCredentialReveal,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermSensitiveReveal}},
+		{pattern: "POST /providers/{id}/documents", handler: h.handleDocumentUpload, maxBody: h.maxUpload + multipartOverhead,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermDocumentWrite}},
+		// The store lets a provider-role member open documents of their own record only.
+		{pattern: "GET /documents/{id}", handler: h.handleDocumentDownload,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermDocumentRead, Own: credtrack.PermOwnRecordRead}},
+		{pattern: "GET /documents/verify", handler: h.handleDocumentVerifyForm,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermDocumentRead}},
+		{pattern: "POST /documents/verify", handler: h.handleDocumentVerify, maxBody: h.maxUpload + multipartOverhead,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermDocumentRead}},
+		// Deletions last: they need a ticked confirmation box (documents excepted).
+		{pattern: "POST /documents/{id}/delete", handler: h.handleDocumentDelete,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermDocumentWrite}},
+		{pattern: "POST /credentials/{id}/delete", handler: h.handleCredentialDelete,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite}},
+		{pattern: "POST /providers/{id}/delete", handler: h.handleProviderDelete,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
 		// The store answers ENOTFOUND unless the record is the actor's
 		// own or the actor holds audit.read.
 		{pattern: "GET /providers/{id}/reads", handler: h.handleRecordReads,
