@@ -310,6 +310,10 @@ func (h *Handler) handleCredentialReveal(w http.ResponseWriter, r *http.Request)
 	if !h.recordsReady(w, r, false) {
 		return
 	}
+	if err := parseForm(r); err != nil {
+		h.renderError(w, r, err)
+		return
+	}
 	id := r.PathValue("id")
 	v, err := h.records.RevealCredentialNumber(r.Context(), id)
 	if err != nil {
