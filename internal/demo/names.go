@@ -441,3 +441,10 @@ var generalTopics = map[string][]ceTopic{
 	"pharmacy": {{"Anticoagulation management", 2}, {"Immunization update", 2}, {"Pharmacy law update", 1},
 		{"Sterile compounding (USP <797>)", 2}, {"Opioid stewardship for pharmacists", 1}},
 }
+
+// NameLists returns copies of the first and last names the demo draws
+// from, most common first, for generators outside the demo (the screening
+// benchmark's synthetic exclusion lists).
+func NameLists() (first, last []string) {
+	return append([]string(nil), firstNames...), append([]string(nil), lastNames...)
+}

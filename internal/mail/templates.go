@@ -33,6 +33,10 @@ const (
 	// TemplateInvitation invites someone to join an organisation.
 	// Data: InvitationData.
 	TemplateInvitation = "invitation"
+	// TemplateAlert tells a coordinator that an alert was raised in an
+	// organisation (a new exclusion match, a stale list, a failing
+	// source). Data: AlertData.
+	TemplateAlert = "alert"
 )
 
 // Values of MFAChangedData.What.
@@ -85,7 +89,18 @@ type InvitationData struct {
 	Days        int    // lifetime of the invitation; 7 when zero
 }
 
+// AlertData is the data of TemplateAlert. Title and Body never hold
+// sensitive values (no NPI, SSN or licence numbers).
+type AlertData struct {
+	Name    string // the recipient, may be empty
+	OrgName string
+	Title   string
+	Body    string
+	Link    string // absolute http(s) URL of the page to act on
+}
+
 var subjects = map[string]string{ // #nosec G101 -- email subject lines, not credentials
+	TemplateAlert:           "A credtrack alert needs your attention",
 	TemplateVerifyEmail:     "Confirm your email address for credtrack",
 	TemplatePasswordReset:   "Reset your credtrack password",
 	TemplatePasswordChanged: "Your credtrack password was changed",
@@ -118,7 +133,7 @@ var templates = func() map[string]pair {
 // Templates lists the names Render accepts.
 func Templates() []string {
 	return []string{TemplateVerifyEmail, TemplatePasswordReset, TemplatePasswordChanged,
-		TemplateMFAChanged, TemplateAccountLocked, TemplateInvitation}
+		TemplateMFAChanged, TemplateAccountLocked, TemplateInvitation, TemplateAlert}
 }
 
 // Render fills the named template with data and returns the message with

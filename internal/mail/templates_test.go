@@ -33,6 +33,8 @@ func TestRenderEveryTemplate(t *testing.T) {
 			"Your credtrack account is temporarily locked", false, []string{evilName, "Wed 4 Mar 2026 04:06 UTC", "198.51.100.7"}},
 		{mail.TemplateInvitation, mail.InvitationData{OrgName: evilName, Role: "admin", InviterName: "Ann <ann@x>", Link: link, Days: 7},
 			"You are invited to credtrack", true, []string{evilName, "admin", "Ann <ann@x>", "7 days"}},
+		{mail.TemplateAlert, mail.AlertData{Name: evilName, OrgName: "Clinic", Title: "Possible exclusion match", Body: "Review it.", Link: link},
+			"A credtrack alert needs your attention", true, []string{evilName, "Clinic", "Possible exclusion match", "Review it."}},
 	}
 	seen := map[string]bool{}
 	for _, c := range cases {
