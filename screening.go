@@ -148,17 +148,17 @@ const (
 // keeps failing. Key deduplicates: raising an alert whose (org, key) exists
 // already does nothing.
 type Alert struct {
-	ID         string
-	OrgID      string
-	Kind       string // e.g. "screening.hit", "list.stale"
-	Key        string
-	Severity   string
-	Title      string // one line, no sensitive values
-	Body       string // a few sentences, no sensitive values
-	Link       string // a path in the app, e.g. "/screening"
-	CreatedAt  time.Time
-	AckedAt    time.Time
-	AckedBy    string
+	ID        string
+	OrgID     string
+	Kind      string // e.g. "screening.hit", "list.stale"
+	Key       string
+	Severity  string
+	Title     string // one line, no sensitive values
+	Body      string // a few sentences, no sensitive values
+	Link      string // a path in the app, e.g. "/screening"
+	CreatedAt time.Time
+	AckedAt   time.Time
+	AckedBy   string
 }
 
 // AlertService stores and lists the alerts of the organization in ctx.

@@ -75,7 +75,7 @@ func main() {
 
 	// The naive matcher on a sample spread over the roster, one core, as
 	// the index's per-provider path (also run on one core for the ratio).
-	step := max(1, len(subjects)/ *sample)
+	step := max(1, len(subjects) / *sample)
 	var smp []*screening.Subject
 	for i := 0; i < len(subjects) && len(smp) < *sample; i += step {
 		smp = append(smp, subjects[i])
