@@ -109,4 +109,16 @@ var AuditActions = []AuditAction{
 	{"keys.rotation.started", "administration", "A new data key became the primary of an organization's keyset (or the instance's); the rotation ID, new key ID and row count are in details."},
 	{"keys.rotation.reencrypted", "administration", "A batch of an organization's sealed values was re-encrypted under the new key; table, count and pass are in details, never values."},
 	{"keys.rotation.completed", "administration", "Every sealed value of the organization was under the new key, and the old keys were disabled; their IDs are in details."},
+	// Exclusion lists, screening, monitoring and alerts (issue 6).
+	{"list.imported", "screening", "An exclusion list file (LEIE full or supplement, SAM extract) was validated and its version put in force; source, kind, file SHA-256, rows, entries, added and removed are in details. Recorded outside any organization."},
+	{"list.import_failed", "screening", "A list file was refused (wrong header, truncated rows, wrong encoding, too large, already imported); the reason is in details and the version in force is unchanged."},
+	{"screening.run", "screening", "The organization's active providers were screened against the lists in force (their NPI and date of birth were opened for it); the run, provider, match and new-candidate counts are in details."},
+	{"screening.candidate.created", "screening", "A possible exclusion match was found, or a cleared one reopened because its list entry changed; score, reasons, list and version are in details."},
+	{"screening.candidate.cleared", "screening", "A person decided a candidate is not the provider (the reason is kept with the candidate)."},
+	{"screening.candidate.confirmed", "screening", "A person confirmed a provider is on an exclusion list."},
+	{"screening.listed", "reads", "The screening queue was shown; the status filter and count are in details."},
+	{"alert.raised", "screening", "An alert was raised for the organization's coordinators (shown in the app and emailed); kind and severity are in details."},
+	{"alert.listed", "reads", "The organization's alerts were shown; the count is in details."},
+	{"alert.acknowledged", "screening", "An alert was acknowledged."},
+	{"monitoring.finished", "screening", "A monitoring run re-screened every organization; organizations, providers, new hits and list versions are in details. Recorded outside any organization."},
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"credtrack"
 	"credtrack/internal/admin"
+	"credtrack/internal/alerts"
 	"credtrack/internal/api"
 	"credtrack/internal/auth"
 	"credtrack/internal/blob"
@@ -20,6 +22,7 @@ import (
 	"credtrack/internal/jobs"
 	"credtrack/internal/mail"
 	"credtrack/internal/psv"
+	"credtrack/internal/screening"
 	"credtrack/internal/server"
 	"credtrack/internal/web"
 )
@@ -58,6 +61,7 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 		Roster:        a.db,
 		RosterTempDir: a.cfg.DataDir,
 		Records:       a.db, Documents: a.docs, MaxUploadBytes: a.cfg.MaxUploadBytes,
+		Screening: a.db,
 	})
 	apiOpts := api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Records: a.db, Audit: a.db, Orgs: a.db, Logger: a.log}
 	if docSvc, err := a.documents(); err != nil {
@@ -121,6 +125,13 @@ func (a *app) securityTxt() (server.SecurityTxt, bool) {
 		st.Canonical = c.PublicURL() + "/.well-known/security.txt"
 	}
 	return st, true
+}
+
+// screeningService is the exclusion screening service of the server: the
+// monitoring job raises alerts that are emailed through the server's mailer.
+func (a *app) screeningService(authSvc *auth.Service) *screening.Service {
+	return &screening.Service{Store: a.db, Log: a.log,
+		Alerts: &alerts.Service{Store: a.db, Mail: authSvc.Mail, BaseURL: authSvc.BaseURL, Log: a.log}}
 }
 
 // loopbackOnly serves /metrics to local scrapers only: the figures say
@@ -196,6 +207,7 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 	for name, k := range keyRotationJobs(a) {
 		kinds[name] = k
 	}
+	maps.Copy(kinds, a.screeningService(authSvc).JobKinds())
 	runner := jobs.NewRunner(a.db, a.log, kinds)
 	runner.Observe = metrics.ObserveJob
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))

@@ -48,6 +48,7 @@ func init() {
 		{"token", "operator commands for API tokens: `token create --org ORG --role ROLE --name NAME`", (*Main).runToken},
 		{"verify", "primary-source verification: `verify npi --org ORG --provider ID` looks the provider's NPI up in NPPES now", (*Main).runVerify},
 		{"roster", "roster CSV: `roster import [--dry-run|--skip-invalid] --org ORG FILE`, `roster export --org ORG > FILE`", (*Main).runRoster},
+		{"lists", "exclusion lists: `lists import leie|sam FILE-or-URL` (LEIE UPDATED.csv or monthly EXCL/REIN, SAM extract), `lists versions`", (*Main).runLists},
 		{"audit", "audit log tools: `audit verify [--org ORG]` recomputes the hash chains", (*Main).runAudit},
 		{"keys", "data keys: `keys rotate [--org ORG]` re-encrypts under a new key; `keys status`", (*Main).runKeys},
 		{"version", "print the version", (*Main).runVersion},

@@ -144,6 +144,12 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, current
 		if h.documents != nil && h.records != nil && a.Can(credtrack.PermDocumentRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/documents/verify", Label: "Verify a document", Current: current == "verify"})
 		}
+		if h.screening != nil && a.Can(credtrack.PermProviderRead) {
+			p.Nav = append(p.Nav, NavLink{Href: "/screening", Label: "Screening", Current: current == "screening"})
+		}
+		if h.screening != nil && a.Can(credtrack.PermOrgRead) {
+			p.Nav = append(p.Nav, NavLink{Href: "/alerts", Label: h.alertBadge(r.Context()), Current: current == "alerts"})
+		}
 		if h.auditLog != nil && a.Can(credtrack.PermAuditRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/audit", Label: "Audit log", Current: current == "audit"})
 		}

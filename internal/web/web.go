@@ -132,6 +132,10 @@ type Options struct {
 	RosterTempDir string
 	// RosterMaxBytes caps a roster upload (default 256 MiB).
 	RosterMaxBytes int64
+	// Screening serves the exclusion screening queue, list versions,
+	// monitoring runs and alerts (screening.go). When nil, those pages
+	// answer 503 and the navigation leaves them out.
+	Screening Screening
 }
 
 // Policy is what a route requires of the actor. A zero Policy means the
@@ -214,6 +218,7 @@ type Handler struct {
 	records        Records
 	documents      Documents
 	maxUpload      int64
+	screening      Screening
 
 	assets   assets
 	pages    *renderer
@@ -253,6 +258,7 @@ func New(opts Options) *Handler {
 		records:        opts.Records,
 		documents:      opts.Documents,
 		maxUpload:      opts.MaxUploadBytes,
+		screening:      opts.Screening,
 	}
 	if h.maxUpload <= 0 {
 		h.maxUpload = 25 << 20
@@ -495,6 +501,22 @@ func (h *Handler) routeTable() []route {
 			policy: Policy{SignedIn: true, Permission: credtrack.PermAuditRead}},
 		{pattern: "GET /audit/export.jsonl", handler: h.handleAuditExportJSONL,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermAuditRead}},
+
+		// Exclusion screening (issue 6): the queue of candidates and their
+		// decisions, the lists in force and their history, the monitoring
+		// runs; alerts of the organization.
+		{pattern: "GET /screening", handler: h.handleScreening,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
+		{pattern: "POST /screening/candidates/{id}/decide", handler: h.handleDecide,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermVerificationRun}},
+		{pattern: "GET /screening/lists", handler: h.handleScreeningLists,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
+		{pattern: "GET /screening/monitoring", handler: h.handleScreeningMonitoring,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
+		{pattern: "GET /alerts", handler: h.handleAlerts,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermOrgRead}},
+		{pattern: "POST /alerts/{id}/ack", handler: h.handleAlertAck,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermVerificationRun}},
 
 		{pattern: "GET /static/{hash}/{name}", policy: public, handler: h.handleStatic, static: true},
 	}
