@@ -9,6 +9,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -21,6 +23,8 @@ import (
 
 	"credtrack"
 	"credtrack/internal/screening"
+	"credtrack/internal/seal"
+	"credtrack/internal/sqlstore"
 )
 
 func main() {
@@ -28,6 +32,7 @@ func main() {
 	nLEIE := flag.Int("leie", 83_000, "LEIE rows")
 	nSAM := flag.Int("sam", 168_000, "SAM rows")
 	sample := flag.Int("sample", 200, "providers the naive matcher screens")
+	pgURL := flag.String("postgres", os.Getenv("CREDTRACK_TEST_POSTGRES_URL"), "PostgreSQL base URL for the import timing (a scratch database is created and dropped); empty: SQLite only")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "screenbench")
 	check(err)
@@ -60,14 +65,17 @@ func main() {
 	l, _ := parse(leiePath, credtrack.ListLEIE)
 	sm, _ := parse(samPath, credtrack.ListSAM)
 
+	importTimings(dir, leiePath, *pgURL)
+
 	entries := append(l.Entries, sm.Entries...)
 	today := credtrack.DateOf(credtrack.Now())
 	subjects := s.Providers(*nProv, entries)
 
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpu()
 	ix := screening.NewIndex(entries, today)
 	build := time.Since(t0)
-	t0, c0 := time.Now(), cpu()
+	fmt.Printf("index build CPU %v\n", (cpu() - c0).Round(time.Millisecond))
+	t0, c0 = time.Now(), cpu()
 	all := ix.ScreenAll(subjects)
 	screen, screenCPU := time.Since(t0), cpu()-c0
 	fmt.Printf("index build %v; screen %d providers: %v wall, %v CPU (%d matches)\n", build.Round(time.Millisecond), len(subjects),
@@ -98,6 +106,46 @@ func main() {
 	fmt.Printf("speed-up, CPU of the full screen vs extrapolated naive CPU: %.0fx\n", float64(extrap)/float64(screenCPU))
 	if !same {
 		os.Exit(1)
+	}
+}
+
+// importTimings imports the full-size LEIE file through the service
+// (parse, validate, write the version, switch) into a fresh SQLite store
+// and, when pgURL is set, a fresh PostgreSQL database.
+func importTimings(dir, leiePath, pgURL string) {
+	ctx := context.Background()
+	opts := sqlstore.Options{SQLiteKey: bytes.Repeat([]byte{7}, 64), Sealer: seal.New(bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)),
+		AuditKey: bytes.Repeat([]byte{3}, 32)}
+	type target struct {
+		name string
+		opts sqlstore.Options
+	}
+	targets := []target{{"sqlite", opts}}
+	targets[0].opts.SQLitePath = filepath.Join(dir, "bench.db")
+	if pgURL != "" {
+		url, drop, err := sqlstore.CreatePostgresDatabase(ctx, pgURL, "ct_screenbench_"+strings.ToLower(credtrack.NewID()[:10]))
+		check(err)
+		defer drop()
+		o := opts
+		o.DatabaseURL = url
+		targets = append(targets, target{"postgres", o})
+	}
+	for _, tg := range targets {
+		db, err := sqlstore.Open(ctx, tg.opts)
+		check(err)
+		_, err = db.Migrate(ctx)
+		check(err)
+		f, err := os.Open(leiePath)
+		check(err)
+		svc := &screening.Service{Store: db}
+		t0, c0 := time.Now(), cpu()
+		v, err := svc.Import(credtrack.NewContextWithActor(ctx, credtrack.SystemActor("bench", "")), f,
+			screening.ImportOptions{Source: credtrack.ListLEIE, Origin: "UPDATED.csv"})
+		check(err)
+		fmt.Printf("import full LEIE into %s: %v wall, %v CPU (%d entries in force)\n", tg.name, time.Since(t0).Round(time.Millisecond),
+			(cpu() - c0).Round(time.Millisecond), v.Entries)
+		f.Close()
+		db.Close()
 	}
 }
 

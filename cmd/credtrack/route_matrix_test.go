@@ -163,6 +163,20 @@ func newIDFixture(t *testing.T, backend string, secure bool) *idFixture {
 	// that "own record" routes answer with data for every role.
 	addRecord(octxA, f.orgA, nameA, f.users["provider"].ID)
 	addRecord(octxB, f.orgB, nameB, "")
+	// A screening candidate and an alert in each organization, for the
+	// routes that take their IDs.
+	for org, octx := range map[string]context.Context{f.orgA: octxA, f.orgB: octxB} {
+		c := &credtrack.ScreeningCandidate{ProviderID: f.ids[org]["providers"], Source: credtrack.ListLEIE, EntryKey: "matrix",
+			EntryHash: "h", ListVersionID: "v", Score: 80, Reasons: []string{"name+state"}}
+		if _, err := a.db.SaveScreeningResults(octx, "matrix", 1, []*credtrack.ScreeningCandidate{c}); err != nil {
+			t.Fatal(err)
+		}
+		al := &credtrack.Alert{Kind: "matrix", Key: "matrix", Title: "Matrix alert"}
+		if _, err := a.db.RaiseAlert(octx, al); err != nil {
+			t.Fatal(err)
+		}
+		f.ids[org]["candidates"], f.ids[org]["alerts"] = c.ID, al.ID
+	}
 	// Bystanders: objects the walk may change or remove (a member, an API
 	// token, an invitation) without touching the actors' own accounts.
 	for org, octx := range map[string]context.Context{f.orgA: octxA, f.orgB: octxB} {

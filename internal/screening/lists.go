@@ -25,11 +25,11 @@ import (
 )
 
 // Limits of an acceptable list file. The real LEIE UPDATED.csv is about
-// 15 MB and 83,000 rows; the SAM extract about 170,000 rows. Anything far
+// 15 MB and 83,000 rows; the SAM extract about 170,000 rows (~40 MB). Anything far
 // larger is not the file it claims to be, and is refused without being
 // read to the end.
 const (
-	MaxLEIEBytes = 128 << 20
+	MaxLEIEBytes = 64 << 20
 	MaxSAMBytes  = 512 << 20
 	MaxRows      = 2_000_000
 	maxField     = 8192

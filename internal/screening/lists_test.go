@@ -152,7 +152,7 @@ func TestMalformedFilesRefused(t *testing.T) {
 		"empty":              {credtrack.ListLEIE, strings.NewReader(""), "empty"},
 		"header only":        {credtrack.ListLEIE, strings.NewReader(hdr), "no rows"},
 		"bad date":           {credtrack.ListLEIE, strings.NewReader(hdr + strings.Replace(lines[1], "20161216", "2016-12-16", 1)), "EXCLDATE"},
-		"2 GB":               {credtrack.ListLEIE, &endless{n: 2 << 30, head: []byte(hdr), row: []byte(lines[1])}, "larger than 128 MB"},
+		"2 GB":               {credtrack.ListLEIE, &endless{n: 2 << 30, head: []byte(hdr), row: []byte(lines[1])}, "larger than 64 MB"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

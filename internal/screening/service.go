@@ -267,6 +267,9 @@ func (s *Service) RunMonitoring(ctx context.Context, j *credtrack.Job) error {
 	if err != nil {
 		return err
 	}
+	if len(ix.Versions) == 0 {
+		return nil // no list imported yet: nothing to screen against
+	}
 	trigger := "schedule"
 	if strings.HasPrefix(j.Key, "version:") {
 		trigger = "new list version"

@@ -161,6 +161,20 @@ func TestNPIFromEXCLIsFlaggedAndAlerted(t *testing.T) {
 		if n := e.runJobs(t); n != 0 {
 			t.Fatalf("%d more jobs ran", n)
 		}
+		// 36 days later the scheduled run finds the list stale and says so.
+		clock.Advance(36 * 24 * time.Hour)
+		r := jobs.NewRunner(e.db, slog.New(slog.DiscardHandler), e.svc.JobKinds())
+		r.Now = clock.Now
+		if err := r.Schedule(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := r.RunOnce(context.Background()); err != nil || n != 1 {
+			t.Fatalf("scheduled run: %d %v", n, err)
+		}
+		al, err = db.FindAlerts(e.octx, true, 10)
+		if err != nil || len(al) != 2 || al[0].Kind != "list.stale" || !strings.Contains(al[0].Title, "LEIE") {
+			t.Fatalf("alerts after 36 days: %v %+v", err, al)
+		}
 		// The same file again is refused and changes nothing.
 		if _, err := e.svc.Import(e.cli, bytes.NewReader(excl), screening.ImportOptions{Source: credtrack.ListLEIE, Origin: "1701EXCL.csv"}); credtrack.ErrorCode(err) != credtrack.ECONFLICT {
 			t.Fatalf("reimport: %v", err)

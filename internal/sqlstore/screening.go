@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"credtrack"
 )
@@ -25,15 +27,7 @@ func (db *DB) SaveListVersion(ctx context.Context, v *credtrack.ListVersion, ent
 		return credtrack.Errorf(credtrack.EFORBIDDEN, "exclusion lists are imported by an operator command or a job")
 	}
 	// Encode before the transaction: the writer is held only for the writes.
-	type row struct{ key, data string }
-	rows := make([]row, len(entries))
-	for i, e := range entries {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		rows[i] = row{e.Key, string(b)}
-	}
+	chunks := encodeEntries(entries)
 	return db.update(ctx, func(tx *Tx) error {
 		v.ID, v.ImportedAt, v.ImportedBy, v.Entries = credtrack.NewID(), tx.now, a.ID, len(entries)
 		if _, err := tx.exec(`INSERT INTO list_versions (id, source, kind, base_id, origin, sha256, file_rows, entries, added,
@@ -42,21 +36,8 @@ func (db *DB) SaveListVersion(ctx context.Context, v *credtrack.ListVersion, ent
 			ts(v.ImportedAt), v.ImportedBy); err != nil {
 			return err
 		}
-		const per = 200
-		for lo := 0; lo < len(rows); lo += per {
-			hi := min(lo+per, len(rows))
-			var b strings.Builder
-			b.WriteString("INSERT INTO list_entries (version_id, entry_key, data) VALUES ")
-			args := make([]any, 0, 3*(hi-lo))
-			for i := lo; i < hi; i++ {
-				if i > lo {
-					b.WriteByte(',')
-				}
-				b.WriteString("(?, ?, ?)")
-				args = append(args, v.ID, rows[i].key, rows[i].data)
-			}
-			// Not through the statement cache: each batch is used once.
-			if _, err := tx.tx.ExecContext(tx.ctx, tx.db.rebind(b.String()), args...); err != nil {
+		for i, c := range chunks {
+			if _, err := tx.exec(`INSERT INTO list_entries (version_id, chunk, data) VALUES (?, ?, ?)`, v.ID, i, c); err != nil {
 				return err
 			}
 		}
@@ -155,25 +136,83 @@ func (db *DB) ListVersionBySHA(ctx context.Context, source credtrack.ListSource,
 func (db *DB) LoadListEntries(ctx context.Context, versionID string) ([]*credtrack.ListEntry, error) {
 	var out []*credtrack.ListEntry
 	err := db.view(ctx, func(tx *Tx) error {
-		rows, err := tx.query(`SELECT data FROM list_entries WHERE version_id = ?`, versionID)
+		rows, err := tx.query(`SELECT data FROM list_entries WHERE version_id = ? ORDER BY chunk`, versionID)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		var data []byte
 		for rows.Next() {
+			var data string
 			if err := rows.Scan(&data); err != nil {
 				return err
 			}
-			var e credtrack.ListEntry
-			if err := json.Unmarshal(data, &e); err != nil {
+			es, err := decodeEntries(data)
+			if err != nil {
 				return err
 			}
-			out = append(out, &e)
+			out = append(out, es...)
 		}
 		return rows.Err()
 	})
 	return out, err
+}
+
+// List entries are stored in chunks: the fields of an entry joined by
+// US (0x1f), entries joined by RS (0x1e). Both characters are replaced by
+// spaces in values (list files never hold them meaningfully).
+const (
+	entriesPerChunk = 2000
+	fieldSep        = "\x1f"
+	entrySep        = "\x1e"
+	entryFields     = 23
+)
+
+var sepCleaner = strings.NewReplacer(fieldSep, " ", entrySep, " ")
+
+func encodeEntries(entries []*credtrack.ListEntry) []string {
+	var out []string
+	var b strings.Builder
+	for i, e := range entries {
+		if i%entriesPerChunk == 0 && i > 0 {
+			out = append(out, b.String())
+			b.Reset()
+		}
+		if b.Len() > 0 {
+			b.WriteString(entrySep)
+		}
+		ind := "0"
+		if e.Individual {
+			ind = "1"
+		}
+		for j, f := range []string{string(e.Source), e.Key, e.Hash, ind, e.LastName, e.FirstName, e.MiddleName, e.Suffix,
+			e.BusName, e.NPI, e.DOB.String(), e.City, e.State, e.Zip, e.Category, e.ExclType, e.Agency, e.ExclDate.String(),
+			e.ReinDate.String(), e.EndDate, e.SAMNumber, e.CrossRef, ""} {
+			if j > 0 {
+				b.WriteString(fieldSep)
+			}
+			b.WriteString(sepCleaner.Replace(f))
+		}
+	}
+	if b.Len() > 0 {
+		out = append(out, b.String())
+	}
+	return out
+}
+
+func decodeEntries(data string) ([]*credtrack.ListEntry, error) {
+	var out []*credtrack.ListEntry
+	for rec := range strings.SplitSeq(data, entrySep) {
+		f := strings.Split(rec, fieldSep)
+		if len(f) != entryFields {
+			return nil, fmt.Errorf("sqlstore: damaged list entry (%d fields)", len(f))
+		}
+		e := &credtrack.ListEntry{Source: credtrack.ListSource(f[0]), Key: f[1], Hash: f[2], Individual: f[3] == "1",
+			LastName: f[4], FirstName: f[5], MiddleName: f[6], Suffix: f[7], BusName: f[8], NPI: f[9], DOB: parseDate(f[10]),
+			City: f[11], State: f[12], Zip: f[13], Category: f[14], ExclType: f[15], Agency: f[16], ExclDate: parseDate(f[17]),
+			ReinDate: parseDate(f[18]), EndDate: f[19], SAMNumber: f[20], CrossRef: f[21]}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // Screening candidates: tenant data.
@@ -381,13 +420,7 @@ func (db *DB) DecideScreeningCandidate(ctx context.Context, id, decision, reason
 	if err != nil {
 		return err
 	}
-	if decision != credtrack.CandidateCleared && decision != credtrack.CandidateConfirmed {
-		return credtrack.Errorf(credtrack.EINVALID, "decide with cleared or confirmed")
-	}
 	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 1000 {
-		return credtrack.Errorf(credtrack.EINVALID, "give the reason for the decision (up to 1,000 characters)")
-	}
 	a := credtrack.ActorFromContext(ctx)
 	return db.update(ctx, func(tx *Tx) error {
 		var status, provider string
@@ -396,6 +429,14 @@ func (db *DB) DecideScreeningCandidate(ctx context.Context, id, decision, reason
 				return credtrack.Errorf(credtrack.ENOTFOUND, "there is no such screening candidate")
 			}
 			return err
+		}
+		// Validated after the lookup, so that another organization's ID
+		// is a 404 whatever the form holds.
+		if decision != credtrack.CandidateCleared && decision != credtrack.CandidateConfirmed {
+			return credtrack.Errorf(credtrack.EINVALID, "decide with cleared or confirmed")
+		}
+		if reason == "" || len(reason) > 1000 {
+			return credtrack.Errorf(credtrack.EINVALID, "give the reason for the decision (up to 1,000 characters)")
 		}
 		if status != credtrack.CandidateOpen {
 			return credtrack.Errorf(credtrack.ECONFLICT, "this candidate was already %s", status)
@@ -587,7 +628,10 @@ func (db *DB) UpdateMonitoringRun(ctx context.Context, run *credtrack.Monitoring
 		if jobID == "" || run.OrgsTotal == 0 {
 			return nil
 		}
-		_, err := tx.exec(`UPDATE jobs SET progress = ?, updated_at = ? WHERE id = ?`, 100*run.OrgsDone/run.OrgsTotal, ts(tx.now), jobID)
+		// Progress also renews the job's lease (the runner's default, 5
+		// minutes), so a long run is not taken for a dead one.
+		_, err := tx.exec(`UPDATE jobs SET progress = ?, locked_until = ?, updated_at = ? WHERE id = ? AND state = 'running'`,
+			100*run.OrgsDone/run.OrgsTotal, ts(tx.now.Add(5*time.Minute)), ts(tx.now), jobID)
 		return err
 	})
 }

@@ -123,6 +123,10 @@ type Options struct {
 	// (verification.go). When nil, those pages answer 503 and the
 	// navigation and the provider page leave them out.
 	Verifier Verifier
+	// Screening serves the exclusion screening queue, list versions,
+	// monitoring runs and alerts (screening.go). When nil, those pages
+	// answer 503 and the navigation leaves them out.
+	Screening Screening
 	// Roster imports and exports roster CSV files (roster.go). When nil,
 	// those pages answer 503 and the navigation leaves them out.
 	Roster roster.Store
@@ -132,10 +136,6 @@ type Options struct {
 	RosterTempDir string
 	// RosterMaxBytes caps a roster upload (default 256 MiB).
 	RosterMaxBytes int64
-	// Screening serves the exclusion screening queue, list versions,
-	// monitoring runs and alerts (screening.go). When nil, those pages
-	// answer 503 and the navigation leaves them out.
-	Screening Screening
 }
 
 // Policy is what a route requires of the actor. A zero Policy means the
@@ -211,6 +211,7 @@ type Handler struct {
 	mfaLimit       *ipLimiter // per-address throttle of POST /login/mfa
 	demoCode       func(email string) (string, bool)
 	verifier       Verifier
+	screening      Screening
 	rosterStore    roster.Store
 	rosterJobs     *roster.Jobs // nil when Options.Roster is
 	rosterTempDir  string
@@ -218,7 +219,6 @@ type Handler struct {
 	records        Records
 	documents      Documents
 	maxUpload      int64
-	screening      Screening
 
 	assets   assets
 	pages    *renderer
@@ -252,13 +252,13 @@ func New(opts Options) *Handler {
 		mfaLimit:       newMFALimiter(),
 		demoCode:       opts.DemoTOTPCode,
 		verifier:       opts.Verifier,
+		screening:      opts.Screening,
 		rosterStore:    opts.Roster,
 		rosterTempDir:  opts.RosterTempDir,
 		rosterMaxBytes: opts.RosterMaxBytes,
 		records:        opts.Records,
 		documents:      opts.Documents,
 		maxUpload:      opts.MaxUploadBytes,
-		screening:      opts.Screening,
 	}
 	if h.maxUpload <= 0 {
 		h.maxUpload = 25 << 20

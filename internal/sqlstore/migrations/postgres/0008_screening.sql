@@ -28,11 +28,14 @@ CREATE TABLE list_versions (
 );
 CREATE INDEX list_versions_source ON list_versions (source, imported_at);
 
+-- Entries are read and written a whole version at a time, so they are
+-- stored in chunks of up to 2,000 (sqlstore/screening.go encodes them),
+-- not one row each: an 83,000-row LEIE is 42 rows.
 CREATE TABLE list_entries (
     version_id TEXT NOT NULL REFERENCES list_versions (id),
-    entry_key  TEXT NOT NULL,
+    chunk      INTEGER NOT NULL,
     data       TEXT NOT NULL,
-    PRIMARY KEY (version_id, entry_key)
+    PRIMARY KEY (version_id, chunk)
 );
 
 CREATE TABLE list_current (
