@@ -314,8 +314,26 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 			return err
 		}
 		chains = []string{o.ID}
-	} else if chains, err = a.db.AuditChains(ctx); err != nil {
+	}
+	broken, err := a.verifyAudit(ctx, m.Stdout, chains)
+	if err != nil {
 		return err
+	}
+	if broken > 0 {
+		return fmt.Errorf("%d audit chain(s) failed verification", broken)
+	}
+	return nil
+}
+
+// verifyAudit recomputes the given audit chains (all when chains is nil),
+// prints one line per chain to w and returns how many are broken. It is
+// `audit verify`, and the last step of `restore`.
+func (a *app) verifyAudit(ctx context.Context, w io.Writer, chains []string) (int, error) {
+	if chains == nil {
+		var err error
+		if chains, err = a.db.AuditChains(ctx); err != nil {
+			return 0, err
+		}
 	}
 	broken := 0
 	for _, id := range chains {
@@ -325,17 +343,14 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 		}
 		brk, n, err := a.db.VerifyChain(ctx, id)
 		if err != nil {
-			return err
+			return broken, err
 		}
 		if brk != nil {
 			broken++
-			fmt.Fprintf(m.Stdout, "%s: BROKEN at event %d (ID %s): %s\n", label, brk.Seq, brk.EventID, brk.Reason)
+			fmt.Fprintf(w, "%s: BROKEN at event %d (ID %s): %s\n", label, brk.Seq, brk.EventID, brk.Reason)
 			continue
 		}
-		fmt.Fprintf(m.Stdout, "%s: %d events verified\n", label, n)
+		fmt.Fprintf(w, "%s: %d events verified\n", label, n)
 	}
-	if broken > 0 {
-		return fmt.Errorf("%d audit chain(s) failed verification", broken)
-	}
-	return nil
+	return broken, nil
 }

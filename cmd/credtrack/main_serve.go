@@ -208,8 +208,21 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 		kinds[name] = k
 	}
 	maps.Copy(kinds, a.screeningService(authSvc).JobKinds())
+	backupDst, err := backupTarget(ctx, a.cfg)
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return fmt.Errorf("backup destination: %w", err)
+	}
+	if backupDst != nil {
+		kinds["backup.create"] = a.backupJob(backupDst)
+	}
 	runner := jobs.NewRunner(a.db, a.log, kinds)
 	runner.Observe = metrics.ObserveJob
+	if backupDst != nil && runner.Lease < time.Hour {
+		// A claimed job is another node's to run until its lease ends; a
+		// backup of a large installation can take longer than the default.
+		runner.Lease = time.Hour
+	}
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	jobsDone := make(chan struct{})
 	go func() { defer close(jobsDone); runner.Run(jobsCtx) }()
@@ -275,5 +288,3 @@ func isLoopback(listen string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
-
-var _ = time.Second

@@ -51,6 +51,8 @@ func init() {
 		{"lists", "exclusion lists: `lists import leie|sam FILE-or-URL` (LEIE UPDATED.csv or monthly EXCL/REIN, SAM extract), `lists versions`", (*Main).runLists},
 		{"audit", "audit log tools: `audit verify [--org ORG]` recomputes the hash chains", (*Main).runAudit},
 		{"keys", "data keys: `keys rotate [--org ORG]` re-encrypts under a new key; `keys status`", (*Main).runKeys},
+		{"backup", "write an encrypted, signed backup: `backup --out FILE` or to --backup-dir / --backup-s3-bucket", (*Main).runBackup},
+		{"restore", "check a backup and restore it into an empty installation, then verify the audit chains", (*Main).runRestore},
 		{"version", "print the version", (*Main).runVersion},
 		{"help", "show this help, or `help COMMAND` for a command's flags", (*Main).runHelp},
 	}

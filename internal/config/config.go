@@ -114,7 +114,33 @@ type Config struct {
 	SecurityExpires   string
 	SecurityPolicy    string
 	SecurityLanguages string
+	// BlobS3 puts document blobs in an S3-compatible bucket instead of
+	// DataDir/blobs when its bucket is set (required for several serve
+	// processes: they must share one blob store).
+	BlobS3 S3
+	// BackupDir and BackupS3 are where backups go (one of them); serve
+	// takes one every BackupInterval when either is set and prunes those
+	// older than BackupRetention, keeping at least BackupKeep.
+	BackupDir       string
+	BackupS3        S3
+	BackupInterval  time.Duration
+	BackupRetention time.Duration
+	BackupKeep      int64
 }
+
+// S3 locates an S3-compatible bucket.
+type S3 struct {
+	Endpoint  string // host[:port]
+	Bucket    string
+	Prefix    string // e.g. "credtrack/"; empty for the whole bucket
+	Region    string
+	AccessKey string
+	SecretKey string // secret
+	Insecure  bool   // plain http (tests, a local MinIO)
+}
+
+// Set reports whether the bucket is configured.
+func (s S3) Set() bool { return s.Bucket != "" }
 
 // Default returns the configuration used when nothing is set: data in
 // ./credtrack-data, listening on 127.0.0.1:8080.
@@ -134,6 +160,9 @@ func Default() Config {
 		HSTSMaxAge:      2 * 365 * 24 * time.Hour,
 		// English is what the disclosure policy and the team speak.
 		SecurityLanguages: "en",
+		BackupInterval:  24 * time.Hour,
+		BackupRetention: 14 * 24 * time.Hour,
+		BackupKeep:      7,
 	}
 }
 
@@ -165,7 +194,7 @@ func (f Field) Env() string {
 
 // Fields lists the settings bound to c. Subcommands pick the ones they use.
 func (c *Config) Fields() []Field {
-	return []Field{
+	return append(append(append([]Field{
 		{"data-dir", "directory for the SQLite database, documents and master key", false, &c.DataDir},
 		{"database-url", "PostgreSQL URL (postgres://…); empty uses embedded SQLite", true, &c.DatabaseURL},
 		{"master-key", "master key, 64 hex digits; empty uses DATA_DIR/master.key", true, &c.MasterKey},
@@ -202,6 +231,24 @@ func (c *Config) Fields() []Field {
 		{"security-expires", "security.txt Expires, a date such as 2027-06-30 (required with security-contact)", false, &c.SecurityExpires},
 		{"security-policy", "security.txt Policy URL (the disclosure policy)", false, &c.SecurityPolicy},
 		{"security-languages", "security.txt Preferred-Languages, comma-separated", false, &c.SecurityLanguages},
+	}, s3Fields("blob-s3", "document blobs", &c.BlobS3)...), []Field{
+		{"backup-dir", "directory for backups (serve backs up daily when this or backup-s3-bucket is set)", false, &c.BackupDir},
+		{"backup-interval", "how often serve takes a backup", false, &c.BackupInterval},
+		{"backup-retention", "how long backups are kept (at least 168h)", false, &c.BackupRetention},
+		{"backup-keep", "the number of newest backups always kept", false, &c.BackupKeep},
+	}...), s3Fields("backup-s3", "backups", &c.BackupS3)...)
+}
+
+// s3Fields are the settings of one S3 bucket.
+func s3Fields(prefix, what string, s *S3) []Field {
+	return []Field{
+		{prefix + "-endpoint", "S3 endpoint host:port for " + what, false, &s.Endpoint},
+		{prefix + "-bucket", "S3 bucket for " + what + " (empty: not in S3)", false, &s.Bucket},
+		{prefix + "-prefix", "key prefix inside the bucket for " + what, false, &s.Prefix},
+		{prefix + "-region", "S3 region for " + what, false, &s.Region},
+		{prefix + "-access-key", "S3 access key for " + what, false, &s.AccessKey},
+		{prefix + "-secret-key", "S3 secret key for " + what, true, &s.SecretKey},
+		{prefix + "-insecure", "reach the S3 endpoint for " + what + " over plain http", false, &s.Insecure},
 	}
 }
 
@@ -374,6 +421,29 @@ func (c *Config) Validate() error {
 	}
 	if c.NursysURL != "" && (c.NursysUsername == "" || c.NursysPassword == "") {
 		bad("nursys-username and nursys-password: must be set when nursys-url is")
+	}
+	for _, s := range []struct {
+		name string
+		s3   S3
+	}{{"blob-s3", c.BlobS3}, {"backup-s3", c.BackupS3}} {
+		if s.s3.Set() && s.s3.Endpoint == "" {
+			bad("%s-endpoint: must be set when %s-bucket is", s.name, s.name)
+		}
+		if s.s3.Prefix != "" && (strings.HasPrefix(s.s3.Prefix, "/") || !strings.HasSuffix(s.s3.Prefix, "/")) {
+			bad("%s-prefix: must end with / and not start with one, e.g. credtrack/", s.name)
+		}
+	}
+	if c.BackupDir != "" && c.BackupS3.Set() {
+		bad("backup-dir and backup-s3-bucket: choose one place for backups")
+	}
+	if c.BackupInterval < time.Minute {
+		bad("backup-interval: must be at least 1m")
+	}
+	if c.BackupRetention < 7*24*time.Hour {
+		bad("backup-retention: must be at least 168h (seven days)")
+	}
+	if c.BackupKeep < 1 {
+		bad("backup-keep: must be at least 1")
 	}
 	errs = append(errs, c.validateTLS(), c.validateSecurityTxt())
 	return errors.Join(errs...)

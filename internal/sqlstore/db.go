@@ -78,6 +78,9 @@ type DB struct {
 	ckpt *checkpointer
 	// auditObserver receives audit write latencies (SetAuditObserver).
 	auditObserver atomic.Pointer[func(time.Duration)]
+	// sqliteHexKey is the XTS key of the SQLite file, for encrypted
+	// snapshots (snapshot.go); empty on PostgreSQL.
+	sqliteHexKey string
 }
 
 // Open opens (without migrating) the database that opts select. Errors are

@@ -122,11 +122,25 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 // returns how many migrations were applied. After migrating it stores or
 // checks the master key's check value.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
+	applied, err := db.MigrateTo(ctx, 0)
+	if err != nil {
+		return applied, err
+	}
+	return applied, db.checkKey(ctx)
+}
+
+// MigrateTo applies the pending migrations up to and including version
+// (0: all of them) without touching the key check; restore uses it to
+// rebuild the schema a backup was taken with before loading its rows.
+func (db *DB) MigrateTo(ctx context.Context, version int) (int, error) {
 	ms, err := db.migrations()
 	if err != nil {
 		return 0, err
 	}
 	latest := ms[len(ms)-1].version
+	if version > latest {
+		return 0, &ErrSchemaNewer{version, latest}
+	}
 	cur, err := db.currentVersion(ctx, db.write)
 	if err != nil {
 		return 0, err
@@ -136,7 +150,7 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	}
 	applied := 0
 	for _, m := range ms {
-		if m.version <= cur {
+		if m.version <= cur || (version > 0 && m.version > version) {
 			continue
 		}
 		ok, err := db.applyMigration(ctx, m)
@@ -148,7 +162,7 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 			db.log.Info("applied migration", "version", m.version, "name", m.name)
 		}
 	}
-	return applied, db.checkKey(ctx)
+	return applied, nil
 }
 
 func (db *DB) applyMigration(ctx context.Context, m migration) (bool, error) {

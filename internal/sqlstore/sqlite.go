@@ -30,6 +30,7 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 		return errors.New("sqlstore: the SQLite key must be 64 bytes")
 	}
 	hexKey := hex.EncodeToString(opts.SQLiteKey)
+	db.sqliteHexKey = hexKey
 	// A relative path in a file: URL would be read as a host name
 	// ("file://credtrack-data/…"), so the path is made absolute first.
 	abs, err := filepath.Abs(opts.SQLitePath)
