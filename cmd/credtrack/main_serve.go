@@ -24,6 +24,7 @@ import (
 	"credtrack/internal/psv"
 	"credtrack/internal/screening"
 	"credtrack/internal/server"
+	"credtrack/internal/sqlstore"
 	"credtrack/internal/web"
 )
 
@@ -61,7 +62,8 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 		Roster:        a.db,
 		RosterTempDir: a.cfg.DataDir,
 		Records:       a.db, Documents: a.docs, MaxUploadBytes: a.cfg.MaxUploadBytes,
-		Screening: a.db,
+		Screening:    a.db,
+		SharedLimits: a.sharedLimits(),
 	})
 	apiOpts := api.Options{Tokens: a.db, Providers: a.db, Credentials: a.db, Records: a.db, Audit: a.db, Orgs: a.db, Logger: a.log}
 	if docSvc, err := a.documents(); err != nil {
@@ -132,6 +134,18 @@ func (a *app) securityTxt() (server.SecurityTxt, bool) {
 func (a *app) screeningService(authSvc *auth.Service) *screening.Service {
 	return &screening.Service{Store: a.db, Log: a.log,
 		Alerts: &alerts.Service{Store: a.db, Mail: authSvc.Mail, BaseURL: authSvc.BaseURL, Log: a.log}}
+}
+
+// sharedLimits returns the database as the store of the per-address
+// throttles on PostgreSQL, where several serve processes may run behind
+// one load balancer and per-process buckets would multiply the limit by
+// the number of processes. SQLite is one process by construction: its
+// buckets stay in memory, which costs no write per sign-in attempt.
+func (a *app) sharedLimits() web.SharedLimits {
+	if a.db.Backend() == sqlstore.Postgres {
+		return a.db
+	}
+	return nil
 }
 
 // loopbackOnly serves /metrics to local scrapers only: the figures say

@@ -145,7 +145,7 @@ func (h *Handler) noMFA(w http.ResponseWriter, r *http.Request) bool {
 // throttleMFA applies the per-address limit to POST /login/mfa, like
 // throttleLogin: 429 with Retry-After and an "auth.throttled" event.
 func (h *Handler) throttleMFA(w http.ResponseWriter, r *http.Request) bool {
-	ok, wait := h.mfaLimit.allow(limiterKey(clientIP(r)))
+	ok, wait := h.mfaLimit.allowRequest(r.Context(), limiterKey(clientIP(r)))
 	if ok {
 		return true
 	}

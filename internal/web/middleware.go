@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -242,6 +243,13 @@ type ipLimiter struct {
 	limit rate.Limit
 	burst int
 	now   func() time.Time // the clock; tests may replace it
+	// shared, when set, holds the buckets in the database under
+	// scope+":"+key, for every node at once; the in-memory buckets then
+	// serve only while the database cannot answer (failing open to a
+	// per-process limit rather than refusing every sign-in).
+	shared SharedLimits
+	scope  string
+	log    *slog.Logger
 
 	mu        sync.Mutex
 	entries   map[string]*ipBucket
@@ -291,6 +299,24 @@ func (l *ipLimiter) allow(key string) (bool, time.Duration) {
 		return false, d
 	}
 	return true, 0
+}
+
+// SharedLimits is a token bucket store every node shares (implemented by
+// *sqlstore.DB on PostgreSQL).
+type SharedLimits interface {
+	TakeToken(ctx context.Context, key string, perSecond float64, burst int) (bool, time.Duration, error)
+}
+
+// allowRequest is allow through the shared store when there is one.
+func (l *ipLimiter) allowRequest(ctx context.Context, key string) (bool, time.Duration) {
+	if l.shared != nil {
+		ok, wait, err := l.shared.TakeToken(ctx, l.scope+":"+key, float64(l.limit), l.burst)
+		if err == nil {
+			return ok, wait
+		}
+		l.log.Error("shared throttle unavailable; using this process's", "scope", l.scope, "err", err)
+	}
+	return l.allow(key)
 }
 
 // sweep drops buckets idle for longer than limiterIdle. It runs on access,
@@ -345,7 +371,7 @@ func limiterKey(ip string) string {
 // "auth.throttled" and reports false; the caller must then stop.
 func (h *Handler) throttleLogin(w http.ResponseWriter, r *http.Request) bool {
 	ip := clientIP(r)
-	ok, wait := h.loginLimit.allow(limiterKey(ip))
+	ok, wait := h.loginLimit.allowRequest(r.Context(), limiterKey(ip))
 	if ok {
 		return true
 	}

@@ -101,7 +101,7 @@ func (h *Handler) noSignup(w http.ResponseWriter, r *http.Request) bool {
 // throttleSignup applies the per-address limit to POST /signup, like
 // throttleLogin: 429 with Retry-After and an "auth.throttled" event.
 func (h *Handler) throttleSignup(w http.ResponseWriter, r *http.Request) bool {
-	ok, wait := h.signupLimit.allow(limiterKey(clientIP(r)))
+	ok, wait := h.signupLimit.allowRequest(r.Context(), limiterKey(clientIP(r)))
 	if ok {
 		return true
 	}

@@ -99,6 +99,11 @@ type Options struct {
 	// endpoint). Zero means those defaults; tests set small numbers.
 	LoginRate  rate.Limit
 	LoginBurst int
+	// SharedLimits, when set, keeps the per-address throttles of sign-in,
+	// code checks and sign-up in the database instead of in this process,
+	// so that several serve processes enforce one limit per address rather
+	// than one each (PostgreSQL deployments; see ipLimiter.shared).
+	SharedLimits SharedLimits
 	// Signup creates accounts, confirms email addresses and accepts
 	// invitations (signup.go). When nil, those pages answer 404.
 	Signup Signup
@@ -272,6 +277,11 @@ func New(opts Options) *Handler {
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.SharedLimits != nil {
+		for scope, l := range map[string]*ipLimiter{"login": h.loginLimit, "signup": h.signupLimit, "mfa": h.mfaLimit} {
+			l.shared, l.scope, l.log = opts.SharedLimits, scope, h.logger
+		}
 	}
 	if h.today == nil {
 		h.today = func() credtrack.Date { return credtrack.DateOf(credtrack.Now()) }
