@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"credtrack"
 )
 
 // Test support. The methods in this file exist for tests outside this
@@ -116,4 +118,24 @@ func (db *DB) RowCountsForTest(ctx context.Context) (map[string]int, error) {
 		out[table] = n
 	}
 	return out, nil
+}
+
+// JobsForTest returns the jobs of one kind with their state and attempts:
+// the scale-out test checks that a job ran once across two servers. Test
+// support only.
+func (db *DB) JobsForTest(ctx context.Context, kind string) ([]credtrack.Job, error) {
+	rows, err := db.read.QueryContext(ctx, db.rebind("SELECT id, kind, key, state, attempts, last_error FROM jobs WHERE kind = ? ORDER BY created_at"), kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []credtrack.Job
+	for rows.Next() {
+		var j credtrack.Job
+		if err := rows.Scan(&j.ID, &j.Kind, &j.Key, &j.State, &j.Attempts, &j.LastError); err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
 }
