@@ -212,6 +212,11 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The data directory holds the downloaded backup while it is checked
+	// (not /tmp, which may be a small tmpfs in a container).
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return err
+	}
 	path := *file
 	if path == "" {
 		dst, err := backupTarget(ctx, cfg)
@@ -232,7 +237,7 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 			}
 			*name = names[0]
 		}
-		if path, err = backup.Fetch(ctx, dst, *name, ""); err != nil {
+		if path, err = backup.Fetch(ctx, dst, *name, cfg.DataDir); err != nil {
 			return err
 		}
 		defer os.Remove(path)
@@ -254,9 +259,6 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	if (h.Backend == string(sqlstore.Postgres)) != (cfg.DatabaseURL != "") {
 		return fmt.Errorf("the backup is of a %s database: restore it with %s", h.Backend,
 			map[bool]string{true: "--database-url naming a new, empty PostgreSQL database", false: "no --database-url and an empty --data-dir"}[h.Backend == string(sqlstore.Postgres)])
-	}
-	if err := prepareDataDir(cfg.DataDir); err != nil {
-		return err
 	}
 	blobs, _, err := openBlobs(ctx, cfg)
 	if err != nil {
