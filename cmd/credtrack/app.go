@@ -111,15 +111,7 @@ func (m *Main) openApp(ctx context.Context, cfg config.Config) (*app, error) {
 			return nil, sqlstore.ErrWrongKey
 		}
 	}
-	a.db, err = sqlstore.Open(ctx, sqlstore.Options{
-		DatabaseURL: cfg.DatabaseURL,
-		SQLitePath:  cfg.SQLitePath(),
-		SQLiteKey:   a.master.Derive("sqlite-xts", 64),
-		Sealer:      seal.New(a.master.Derive("field-encryption", 32), a.master.Derive("blind-index", 32)),
-		AuditKey:    a.master.Derive("audit-chain", 32),
-		KeyCheck:    check,
-		Logger:      a.log,
-	})
+	a.db, err = sqlstore.Open(ctx, storeOptions(cfg, a.master, a.log))
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +130,20 @@ func (m *Main) openApp(ctx context.Context, cfg config.Config) (*app, error) {
 		}
 	}
 	return a, nil
+}
+
+// storeOptions are the options of the store cfg selects, with every key
+// derived from the master key (openApp and restore use them).
+func storeOptions(cfg config.Config, master *keyring.Master, log *slog.Logger) sqlstore.Options {
+	return sqlstore.Options{
+		DatabaseURL: cfg.DatabaseURL,
+		SQLitePath:  cfg.SQLitePath(),
+		SQLiteKey:   master.Derive("sqlite-xts", 64),
+		Sealer:      seal.New(master.Derive("field-encryption", 32), master.Derive("blind-index", 32)),
+		AuditKey:    master.Derive("audit-chain", 32),
+		KeyCheck:    master.Check(),
+		Logger:      log,
+	}
 }
 
 // prepareDataDir creates the data directory with mode 0700, or checks that

@@ -16,7 +16,6 @@ import (
 	"credtrack/internal/config"
 	"credtrack/internal/jobs"
 	"credtrack/internal/keyring"
-	"credtrack/internal/seal"
 	"credtrack/internal/sqlstore"
 )
 
@@ -274,9 +273,7 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 			return err
 		}
 	} else {
-		db, err := sqlstore.Open(ctx, sqlstore.Options{DatabaseURL: cfg.DatabaseURL,
-			Sealer:   seal.New(master.Derive("field-encryption", 32), master.Derive("blind-index", 32)),
-			AuditKey: master.Derive("audit-chain", 32), KeyCheck: master.Check()})
+		db, err := sqlstore.Open(ctx, storeOptions(cfg, master, nil))
 		if err != nil {
 			return err
 		}
