@@ -30,7 +30,7 @@ type app struct {
 	master *keyring.Master
 	db     *sqlstore.DB
 	hasher *password.Hasher
-	// blobs is the document blob store (local: DATA_DIR/blobs); /readyz
+	// blobs is the document blob store (S3 or DATA_DIR/blobs); /readyz
 	// checks it.
 	blobs blob.Store
 	// docs stores documents encrypted in the local blob directory.
@@ -115,7 +115,9 @@ func (m *Main) openApp(ctx context.Context, cfg config.Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.blobs, err = blob.NewLocal(cfg.BlobDir()); err != nil {
+	// Documents go to the S3 bucket of --blob-s3-* when set (shared by
+	// several serve processes), else to DATA_DIR/blobs.
+	if a.blobs, _, err = openBlobs(ctx, cfg); err != nil {
 		a.Close()
 		return nil, err
 	}

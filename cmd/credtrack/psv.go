@@ -2,8 +2,6 @@ package main
 
 import (
 	"credtrack"
-	"credtrack/internal/blob"
-	"credtrack/internal/docs"
 	"credtrack/internal/psv"
 	"credtrack/internal/psv/license"
 	"credtrack/internal/psv/nppes"
@@ -27,11 +25,7 @@ func (a *app) verification() *psv.Service {
 		sources[credtrack.SourceLicenseFile] = &license.Source{Dir: a.cfg.LicenseDir}
 	}
 	svc := &psv.Service{Store: a.db, Sources: sources, Log: a.log}
-	if bs, err := blob.NewLocal(a.cfg.BlobDir()); err == nil {
-		svc.Docs = &docs.Service{Store: a.db, Blobs: bs}
-	} else {
-		a.log.Warn("manual verifications cannot take attachments: the blob directory is not usable", "err", err)
-	}
+	svc.Docs = a.docs
 	a.psv = svc
 	return svc
 }
