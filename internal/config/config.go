@@ -160,9 +160,9 @@ func Default() Config {
 		HSTSMaxAge:      2 * 365 * 24 * time.Hour,
 		// English is what the disclosure policy and the team speak.
 		SecurityLanguages: "en",
-		BackupInterval:  24 * time.Hour,
-		BackupRetention: 14 * 24 * time.Hour,
-		BackupKeep:      7,
+		BackupInterval:    24 * time.Hour,
+		BackupRetention:   14 * 24 * time.Hour,
+		BackupKeep:        7,
 	}
 }
 
