@@ -409,15 +409,6 @@ func (s *scanner) parseProvider(g *group, errs *rowErrors) {
 	}
 }
 
-func indexOf(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
-		}
-	}
-	return -1
-}
-
 func professionList() string {
 	names := make([]string, len(credtrack.Professions))
 	for i, p := range credtrack.Professions {
