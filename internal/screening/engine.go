@@ -220,7 +220,7 @@ func NewIndex(entries []*credtrack.ListEntry, asOf credtrack.Date) *Index {
 		for _, v := range p.last {
 			id, ok := ix.lastIDs[v]
 			if !ok {
-				id = int32(len(ix.lastNames))
+				id = int32(len(ix.lastNames)) // #nosec G115 -- distinct surnames of the lists, far below 2^31 (a list over 64 MB/512 MB is refused)
 				ix.lastIDs[v] = id
 				ix.lastNames = append(ix.lastNames, v)
 				ix.lastEntries = append(ix.lastEntries, nil)

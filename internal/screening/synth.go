@@ -46,7 +46,7 @@ var usStates = []struct {
 // same data).
 func NewSynth(seed uint64) *Synth {
 	first, last := demo.NameLists()
-	s := &Synth{rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), first: first, last: last}
+	s := &Synth{rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), first: first, last: last} // #nosec G404 -- synthetic benchmark data must be reproducible, not secret
 	c := 0.0
 	for i := range last {
 		c += 1 / float64(i+10)
@@ -63,7 +63,7 @@ func NewSynth(seed uint64) *Synth {
 		}
 	}
 	// The tail: 50,000 rarer surnames with a Zipf-like weight.
-	tr := rand.New(rand.NewPCG(1, 2))
+	tr := rand.New(rand.NewPCG(1, 2)) // #nosec G404 -- synthetic benchmark data must be reproducible, not secret
 	c = 0
 	for i := 0; i < 50_000; i++ {
 		s.tail = append(s.tail, s.tailName(tr))
@@ -125,7 +125,7 @@ func (s *Synth) DOB() credtrack.Date {
 // NPI returns a new distinct 10-digit number.
 func (s *Synth) NPI() string {
 	s.npiSeq++
-	return fmt.Sprintf("1%09d", (s.npiSeq*7919+uint64(s.rng.IntN(7)))%1_000_000_000)
+	return fmt.Sprintf("1%09d", (s.npiSeq*7919+uint64(s.rng.IntN(7)))%1_000_000_000) // #nosec G115 -- IntN(7) is 0..6
 }
 
 func q(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
@@ -158,7 +158,7 @@ func (s *Synth) WriteLEIE(w io.Writer, n int) error {
 			dob := s.DOB()
 			mid := ""
 			if s.rng.IntN(2) == 0 {
-				mid = string(rune('A'+s.rng.IntN(26))) + " "
+				mid = string(rune('A'+s.rng.IntN(26))) + " " // #nosec G115 -- IntN(26) is 0..25
 			}
 			rec = []string{s.LastName(), s.FirstName(), mid, "", "NURSING PROFESSION", "NURSE/NURSES AIDE", "", npi,
 				dob.Format("20060102"), fmt.Sprintf("%d OAK AVE", 1+s.rng.IntN(9999)), "RIVERSIDE", s.State(),
@@ -189,7 +189,7 @@ func (s *Synth) WriteSAM(w io.Writer, n int) error {
 		if s.rng.IntN(100) < 70 {
 			rec[0], rec[3], rec[5] = "Individual", s.FirstName(), s.LastName()
 			if s.rng.IntN(3) == 0 {
-				rec[4] = string(rune('A' + s.rng.IntN(26)))
+				rec[4] = string(rune('A' + s.rng.IntN(26))) // #nosec G115 -- IntN(26) is 0..25
 			}
 			if s.rng.IntN(100) < 2 {
 				rec[29] = s.NPI()

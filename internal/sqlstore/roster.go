@@ -19,6 +19,7 @@ const providerInsertCols = `id, org_id, user_id, first_name, middle_name, last_n
 	email, phone, profession, specialty, employer, state, npi_enc, npi_bidx, npi_last4, ssn_enc, ssn_bidx, ssn_last4,
 	dob_enc, active, created_at, updated_at`
 
+// #nosec G101 -- column names (number_enc holds sealed values), not a credential
 const credentialInsertCols = `id, org_id, provider_id, type, issuer, jurisdiction, number_enc,
 	number_bidx, number_last4, issued_on, expires_on, verified_at, verified_by, notes, details, created_at, updated_at`
 

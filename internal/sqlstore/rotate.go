@@ -94,7 +94,7 @@ func scanRotation(row interface{ Scan(...any) error }) (*rotationRow, error) {
 		&r.Reencrypted, &r.StaleLast, &started, &updated, &completed); err != nil {
 		return nil, err
 	}
-	r.NewKeyID = uint32(keyID)
+	r.NewKeyID = uint32(keyID) // #nosec G115 -- a tink key ID (uint32) stored in a BIGINT column; it round-trips exactly
 	r.passStarted = time.UnixMicro(passStarted).UTC()
 	r.StartedAt, r.UpdatedAt = time.UnixMicro(started).UTC(), time.UnixMicro(updated).UTC()
 	if completed.Valid {
