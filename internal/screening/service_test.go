@@ -283,6 +283,7 @@ func TestMalformedImportKeepsVersion(t *testing.T) {
 		if _, err := e.svc.Import(e.cli, strings.NewReader(short), screening.ImportOptions{Source: credtrack.ListSAM, Origin: "s.csv"}); credtrack.ErrorCode(err) != credtrack.EINVALID {
 			t.Fatalf("short list: %v", err)
 		}
+		clock.Advance(time.Minute) // versions are listed newest first; a tie on the time has no order
 		if _, err := e.svc.Import(e.cli, strings.NewReader(short), screening.ImportOptions{Source: credtrack.ListSAM, Origin: "s.csv?api_key=SECRET", Force: true}); err != nil {
 			t.Fatal(err)
 		}
