@@ -48,8 +48,8 @@ func (db *DB) migrations() ([]migration, error) {
 	return out, nil
 }
 
-// SchemaStatus returns the applied schema version and the newest version
-// this binary knows.
+// SchemaStatus returns the applied schema version (the highest applied
+// migration) and the newest version this binary knows.
 func (db *DB) SchemaStatus(ctx context.Context) (current, latest int, err error) {
 	ms, err := db.migrations()
 	if err != nil {
@@ -62,9 +62,14 @@ func (db *DB) SchemaStatus(ctx context.Context) (current, latest int, err error)
 	return current, latest, err
 }
 
-func (db *DB) currentVersion(ctx context.Context, q interface {
+// rowQuerier is what currentVersion and appliedVersions need from a
+// connection pool or a transaction.
+type rowQuerier interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (int, error) {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+func (db *DB) migrationsTableExists(ctx context.Context, q rowQuerier) (bool, error) {
 	var exists int
 	var probe string
 	if db.backend == Postgres {
@@ -73,16 +78,57 @@ func (db *DB) currentVersion(ctx context.Context, q interface {
 		probe = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
 	}
 	if err := q.QueryRowContext(ctx, probe).Scan(&exists); err != nil {
-		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
+		return false, fmt.Errorf("sqlstore: read schema version: %w", err)
 	}
-	if exists == 0 {
-		return 0, nil
+	return exists > 0, nil
+}
+
+func (db *DB) currentVersion(ctx context.Context, q rowQuerier) (int, error) {
+	if ok, err := db.migrationsTableExists(ctx, q); err != nil || !ok {
+		return 0, err
 	}
 	var v sql.NullInt64
 	if err := q.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil {
 		return 0, fmt.Errorf("sqlstore: read schema version: %w", err)
 	}
 	return int(v.Int64), nil
+}
+
+// appliedVersions returns the set of migrations recorded as applied. The
+// set, not the highest number, decides what is pending: a database that
+// got a later migration first (two branches developed side by side) must
+// still get the earlier one rather than skip it silently.
+func (db *DB) appliedVersions(ctx context.Context, q rowQuerier) (map[int]bool, error) {
+	applied := map[int]bool{}
+	if ok, err := db.migrationsTableExists(ctx, q); err != nil || !ok {
+		return applied, err
+	}
+	rows, err := q.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read schema versions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
+}
+
+// pendingMigrations returns, in order, the migrations of ms not in
+// applied, up to and including upTo (0: all).
+func pendingMigrations(ms []migration, applied map[int]bool, upTo int) []migration {
+	var out []migration
+	for _, m := range ms {
+		if applied[m.version] || (upTo > 0 && m.version > upTo) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // ErrSchemaNewer is returned when the database was migrated by a newer credtrack.
@@ -92,10 +138,17 @@ func (e *ErrSchemaNewer) Error() string {
 	return fmt.Sprintf("the database schema is version %d, newer than this credtrack knows (%d): upgrade credtrack, or restore a backup taken before the upgrade", e.Current, e.Latest)
 }
 
-// ErrSchemaOutdated is returned by CheckSchema when migrations are pending.
-type ErrSchemaOutdated struct{ Current, Latest int }
+// ErrSchemaOutdated is returned by CheckSchema when migrations are
+// pending: Missing lists them (it may include versions below Current).
+type ErrSchemaOutdated struct {
+	Current, Latest int
+	Missing         []int
+}
 
 func (e *ErrSchemaOutdated) Error() string {
+	if e.Current >= e.Latest && len(e.Missing) > 0 {
+		return fmt.Sprintf("the database schema is version %d but lacks migration %04d (and %d more): run `credtrack migrate` first (or start serve without --migrate=false)", e.Current, e.Missing[0], len(e.Missing)-1)
+	}
 	return fmt.Sprintf("the database schema is version %d but this credtrack needs %d: run `credtrack migrate` first (or start serve without --migrate=false)", e.Current, e.Latest)
 }
 
@@ -106,11 +159,23 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case cur > latest:
+	if cur > latest {
 		return &ErrSchemaNewer{cur, latest}
-	case cur < latest:
-		return &ErrSchemaOutdated{cur, latest}
+	}
+	ms, err := db.migrations()
+	if err != nil {
+		return err
+	}
+	applied, err := db.appliedVersions(ctx, db.write)
+	if err != nil {
+		return err
+	}
+	if pending := pendingMigrations(ms, applied, 0); len(pending) > 0 {
+		e := &ErrSchemaOutdated{Current: cur, Latest: latest}
+		for _, m := range pending {
+			e.Missing = append(e.Missing, m.version)
+		}
+		return e
 	}
 	return nil
 }
@@ -148,10 +213,14 @@ func (db *DB) MigrateTo(ctx context.Context, version int) (int, error) {
 	if cur > latest {
 		return 0, &ErrSchemaNewer{cur, latest}
 	}
+	done, err := db.appliedVersions(ctx, db.write)
+	if err != nil {
+		return 0, err
+	}
 	applied := 0
-	for _, m := range ms {
-		if m.version <= cur || (version > 0 && m.version > version) {
-			continue
+	for _, m := range pendingMigrations(ms, done, version) {
+		if m.version < cur {
+			db.log.Warn("applying a migration numbered below the schema version: it was skipped before", "version", m.version, "name", m.name, "schema_version", cur)
 		}
 		ok, err := db.applyMigration(ctx, m)
 		if err != nil {
@@ -181,11 +250,11 @@ func (db *DB) applyMigration(ctx context.Context, m migration) (bool, error) {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return false, err
 	}
-	cur, err := db.currentVersion(ctx, tx)
-	if err != nil {
+	var n int
+	if err := tx.QueryRowContext(ctx, db.rebind("SELECT count(*) FROM schema_migrations WHERE version = ?"), m.version).Scan(&n); err != nil {
 		return false, err
 	}
-	if cur >= m.version { // another process applied it while we waited for the lock
+	if n > 0 { // another process applied it while we waited for the lock
 		return false, nil
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {

@@ -54,6 +54,36 @@ func TestMigrate(t *testing.T) {
 	})
 }
 
+// TestMigrateFillsGap: a migration numbered below the schema version that
+// was never applied (a database that got a later migration first) is
+// reported as pending and applied, not skipped.
+func TestMigrateFillsGap(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, db *sqlstore.DB, _ *storetest.Clock) {
+		ctx := context.Background()
+		// Undo 0006 (one added column) and forget it was applied.
+		if err := db.ExecForTest(ctx, "ALTER TABLE organizations DROP COLUMN required_credentials"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.ExecForTest(ctx, "DELETE FROM schema_migrations WHERE version = ?", 6); err != nil {
+			t.Fatal(err)
+		}
+		var outdated *sqlstore.ErrSchemaOutdated
+		if err := db.CheckSchema(ctx); !errors.As(err, &outdated) || len(outdated.Missing) != 1 || outdated.Missing[0] != 6 ||
+			!strings.Contains(err.Error(), "lacks migration 0006") {
+			t.Fatalf("CheckSchema with 0006 missing: %v", err)
+		}
+		if n, err := db.Migrate(ctx); err != nil || n != 1 {
+			t.Fatalf("Migrate with 0006 missing = %d, %v; want 1, nil", n, err)
+		}
+		if err := db.CheckSchema(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.ExecForTest(ctx, "UPDATE organizations SET required_credentials = ? WHERE 1 = 0", "{}"); err != nil {
+			t.Fatalf("the column of 0006 is back: %v", err)
+		}
+	})
+}
+
 func TestMigrationFilesMatch(t *testing.T) {
 	list := func(dir string) []string {
 		var names []string
