@@ -98,9 +98,12 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 	server.RegisterDB(reg, "primary", a.db.WriteDB())
 	metrics.RegisterJobQueue(a.db.JobCounts)
 	a.db.SetAuditObserver(metrics.ObserveAuditWrite)
-	// The security headers sit outside everything, so that redirects,
-	// 404s, 405s and the panic page carry them too.
-	return server.SecurityHeaders(server.Wrap(top, metrics, a.log), a.cfg.HSTSMaxAge), patterns
+	// The client address is settled first, so that throttles, audit
+	// events and the /metrics loopback check all see the same one. The
+	// security headers sit outside everything, so that redirects, 404s,
+	// 405s and the panic page carry them too.
+	trusted, _ := config.ParseTrustedProxies(a.cfg.TrustedProxies) // validated by config.Load
+	return server.SecurityHeaders(server.ClientAddress(server.Wrap(top, metrics, a.log), trusted), a.cfg.HSTSMaxAge), patterns
 }
 
 // securityTxt is /.well-known/security.txt from the configuration; ok is
@@ -149,17 +152,34 @@ func (a *app) sharedLimits() web.SharedLimits {
 }
 
 // loopbackOnly serves /metrics to local scrapers only: the figures say
-// how busy an installation is, which is nobody else's business. Expose
-// them further through a reverse proxy rule if needed.
+// how busy an installation is, which is nobody else's business. It reads
+// the client address that server.ClientAddress settled, so a request a
+// trusted proxy on this host relays for an outside client is refused. A
+// request carrying a forwarding header is refused as well, whoever sent
+// it: a scraper on this host talks to us directly, and a proxy on this
+// host that is not in --trusted-proxies would otherwise relay the
+// Internet's requests from 127.0.0.1. Expose the metrics further through
+// a deliberate proxy rule that strips those headers, if needed.
 func loopbackOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() || forwarded(r) {
 			http.NotFound(w, r)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// forwarded reports whether r carries a header that reverse proxies add
+// to the requests they relay.
+func forwarded(r *http.Request) bool {
+	for _, k := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Via"} {
+		if _, ok := r.Header[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // serve runs the server until ctx is cancelled (SIGINT/SIGTERM), then

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -26,7 +25,8 @@ import (
 // error), re-read when the files change and at once on SIGHUP until ctx
 // ends. With ACME, certificates are obtained on the first handshake for
 // each configured name and renewed 30 days before they expire; the
-// account key and certificates are cached in DATA_DIR/acme (mode 0700).
+// account key, certificates and challenge tokens are cached in
+// --acme-cache-dir (default DATA_DIR/acme, mode 0700).
 func (a *app) tlsSetup(ctx context.Context) (*tls.Config, func(http.Handler) http.Handler, error) {
 	switch a.cfg.TLSMode() {
 	case "files":
@@ -39,7 +39,7 @@ func (a *app) tlsSetup(ctx context.Context) (*tls.Config, func(http.Handler) htt
 	case "acme":
 		m := &autocert.Manager{
 			Prompt:     autocert.AcceptTOS,
-			Cache:      autocert.DirCache(filepath.Join(a.cfg.DataDir, "acme")),
+			Cache:      autocert.DirCache(a.cfg.ACMECache()),
 			HostPolicy: hostPolicy(autocert.HostWhitelist(a.cfg.Domains()...)),
 			Email:      a.cfg.ACMEEmail,
 		}
@@ -67,7 +67,7 @@ func (a *app) tlsSetup(ctx context.Context) (*tls.Config, func(http.Handler) htt
 		cfg := server.TLSConfig(m.GetCertificate)
 		// tls-alpn-01 challenges are answered on the HTTPS port itself.
 		cfg.NextProtos = append(cfg.NextProtos, acme.ALPNProto)
-		a.log.Info("certificates are obtained by ACME", "domains", a.cfg.ACMEDomains, "cache", filepath.Join(a.cfg.DataDir, "acme"))
+		a.log.Info("certificates are obtained by ACME", "domains", a.cfg.ACMEDomains, "cache", a.cfg.ACMECache())
 		return cfg, m.HTTPHandler, nil
 	}
 	return nil, nil, nil

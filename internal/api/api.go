@@ -267,9 +267,9 @@ func (h *Handler) writeJSONStatus(w http.ResponseWriter, code int, v any) {
 	}
 }
 
-// clientIP is the peer address. Behind a reverse proxy the proxy's
-// address is recorded; trusting X-Forwarded-For needs an explicit list of
-// proxies, which arrives with the operations work.
+// clientIP is the host part of r.RemoteAddr: the client's address, which
+// server.ClientAddress has already taken from a trusted proxy's
+// X-Forwarded-For (--trusted-proxies). Headers are never read here.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -8,9 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,6 +101,12 @@ type Config struct {
 	// ACMECAFile is a PEM file of extra roots to trust when talking to the
 	// ACME server (a private CA or a test server such as pebble).
 	ACMECAFile string
+	// ACMECacheDir holds the ACME account key, the certificates and the
+	// pending http-01 challenge tokens. Empty means DataDir/acme. Several
+	// serve processes behind one name must share it (a shared volume), or
+	// each asks the CA for its own certificate and a challenge sent to the
+	// wrong node fails.
+	ACMECacheDir string
 	// HTTPListen is the plain-HTTP listen address used with HTTPS on: it
 	// answers every request with a 301 to the canonical https host (and
 	// serves ACME http-01 challenges). Empty means no plain listener.
@@ -105,6 +114,11 @@ type Config struct {
 	// HSTSMaxAge is the max-age of Strict-Transport-Security on HTTPS
 	// responses; 0 leaves the header out.
 	HSTSMaxAge time.Duration
+	// TrustedProxies is a comma-separated list of CIDR ranges (or single
+	// addresses) of the reverse proxies in front of serve. Only a request
+	// whose TCP peer is in one of them has its client address taken from
+	// X-Forwarded-For; empty trusts no one and uses the peer address.
+	TrustedProxies string
 
 	// SecurityContact, SecurityExpires, SecurityPolicy and
 	// SecurityLanguages fill /.well-known/security.txt (RFC 9116).
@@ -225,8 +239,10 @@ func (c *Config) Fields() []Field {
 		{"acme-email", "contact address for the ACME account (optional)", false, &c.ACMEEmail},
 		{"acme-directory", "ACME directory URL (default Let's Encrypt)", false, &c.ACMEDirectory},
 		{"acme-ca-file", "PEM roots to trust for the ACME server (private CA or test server)", false, &c.ACMECAFile},
+		{"acme-cache-dir", "directory of the ACME account key and certificates (default DATA_DIR/acme; share it between nodes)", false, &c.ACMECacheDir},
 		{"http-listen", "plain-HTTP address that redirects to https and serves ACME challenges (with HTTPS on)", false, &c.HTTPListen},
 		{"hsts-max-age", "Strict-Transport-Security max-age on HTTPS responses (0: no header)", false, &c.HSTSMaxAge},
+		{"trusted-proxies", "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For is believed (empty: none)", false, &c.TrustedProxies},
 		{"security-contact", "security.txt Contact (mailto: or https: URI); empty serves no security.txt", false, &c.SecurityContact},
 		{"security-expires", "security.txt Expires, a date such as 2027-06-30 (required with security-contact)", false, &c.SecurityExpires},
 		{"security-policy", "security.txt Policy URL (the disclosure policy)", false, &c.SecurityPolicy},
@@ -445,8 +461,58 @@ func (c *Config) Validate() error {
 	if c.BackupKeep < 1 {
 		bad("backup-keep: must be at least 1")
 	}
+	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
+		bad("trusted-proxies: %v", err)
+	}
 	errs = append(errs, c.validateTLS(), c.validateSecurityTxt())
 	return errors.Join(errs...)
+}
+
+// ParseTrustedProxies parses the trusted-proxies setting: CIDR ranges
+// ("10.0.1.0/24", "fd00::/8") or single addresses, separated by commas.
+// Host bits are cleared ("10.0.1.7/24" is 10.0.1.0/24). A range that holds
+// every address (0.0.0.0/0, ::/0) is refused: it would let any client
+// choose the address it is throttled and audited under.
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for v := range strings.SplitSeq(s, ",") {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		var p netip.Prefix
+		var err error
+		if strings.Contains(v, "/") {
+			p, err = netip.ParsePrefix(v)
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(v); err == nil && a.Zone() != "" {
+				err = errors.New("zone")
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%q is not a CIDR range such as 10.0.1.0/24 or an IP address", v))
+			continue
+		}
+		if p.Addr().Is4In6() {
+			// ::ffff:10.0.0.0/104 is how some write an IPv4 range; peers
+			// are compared as IPv4, so store it as one.
+			if p.Bits() < 96 {
+				errs = append(errs, fmt.Errorf("%q mixes IPv4-mapped and IPv6 addresses", v))
+				continue
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		p = p.Masked()
+		if p.Bits() == 0 {
+			errs = append(errs, fmt.Errorf("%q trusts every address, so any client could forge its own; list the proxies' addresses", v))
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, errors.Join(errs...)
 }
 
 // TLSMode reports how serve terminates TLS: "files", "acme" or "" (plain
@@ -495,14 +561,50 @@ func (c *Config) validateTLS() error {
 	if c.ACMEDomains != "" && (c.TLSCert != "" || c.TLSKey != "") {
 		bad("acme-domains: use either ACME or tls-cert/tls-key, not both")
 	}
+	// The files are opened now so that a typo is reported with the other
+	// problems, before the database is opened or migrated; their contents
+	// are checked when serve loads them, still before it listens.
+	for _, f := range []struct{ name, path string }{{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}, {"acme-ca-file", c.ACMECAFile}} {
+		if f.path == "" {
+			continue
+		}
+		if err := readable(f.path); err != nil {
+			bad("%s: cannot read %s: %v", f.name, f.path, err)
+		}
+	}
+	if c.ACMEDomains == "" {
+		// Settings of a mode that is off are a misunderstanding (a
+		// misspelt acme-domains, a half-removed configuration), not
+		// something to ignore silently.
+		for _, f := range []struct{ name, v string }{{"acme-email", c.ACMEEmail}, {"acme-directory", c.ACMEDirectory},
+			{"acme-ca-file", c.ACMECAFile}, {"acme-cache-dir", c.ACMECacheDir}} {
+			if f.v != "" {
+				bad("%s: only used with acme-domains", f.name)
+			}
+		}
+	} else if len(c.Domains()) == 0 {
+		bad("acme-domains: lists no host name")
+	}
 	for _, d := range c.Domains() {
-		if strings.ContainsAny(d, "/:*@ ") || !strings.Contains(d, ".") && d != "localhost" {
-			bad("acme-domains: %q is not a host name", d)
+		if _, err := netip.ParseAddr(d); err == nil {
+			bad("acme-domains: %q is an IP address; list the host names the site is reached by", d)
+		} else if !validHostName(d) {
+			bad("acme-domains: %q is not a host name (letters, digits, hyphens and dots; no wildcards or ports)", d)
+		}
+	}
+	if c.ACMEEmail != "" {
+		if a, err := mail.ParseAddress(c.ACMEEmail); err != nil || a.Name != "" || a.Address != c.ACMEEmail {
+			bad("acme-email: %q is not a plain email address such as ops@example.org", c.ACMEEmail)
 		}
 	}
 	if c.ACMEDirectory != "" {
 		if u, err := url.Parse(c.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
 			bad("acme-directory: %q is not an https URL", c.ACMEDirectory)
+		}
+	}
+	if c.ACMECacheDir != "" {
+		if st, err := os.Stat(c.ACMECacheDir); err == nil && !st.IsDir() {
+			bad("acme-cache-dir: %s is not a directory", c.ACMECacheDir)
 		}
 	}
 	if c.HSTSMaxAge < 0 {
@@ -522,15 +624,82 @@ func (c *Config) validateTLS() error {
 	u, err := url.Parse(c.BaseURL)
 	if c.BaseURL == "" || err != nil || u.Scheme != "https" || u.Host == "" {
 		bad("base-url: must be the canonical https:// URL when HTTPS is on (plain HTTP redirects there)")
+	} else if mode == "acme" && len(c.Domains()) > 0 && !slices.Contains(c.Domains(), strings.ToLower(u.Hostname())) {
+		// Plain HTTP would redirect to a name ACME gets no certificate for.
+		bad("base-url: its host %q is not in acme-domains, so it would have no certificate", u.Hostname())
 	}
 	if c.HTTPListen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
 			bad("http-listen: %q is not host:port", c.HTTPListen)
-		} else if c.HTTPListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
-			bad("http-listen: must differ from listen")
+		} else if samePort(c.HTTPListen, c.Listen) {
+			bad("http-listen: %q must differ from listen %q (one port cannot serve both HTTPS and the plain-HTTP redirect)", c.HTTPListen, c.Listen)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// readable reports why path cannot be opened for reading, without the
+// path repeated (the caller names it).
+func readable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return errors.New("is a directory")
+	}
+	return nil
+}
+
+// validHostName reports whether d is a DNS host name: dot-separated
+// labels of letters, digits and inner hyphens, at most 63 bytes each and
+// 253 in all.
+func validHostName(d string) bool {
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 && d != "localhost" {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// samePort reports whether two listen addresses would claim the same TCP
+// port: equal ports (other than 0, "any free port") on equal hosts, or on
+// hosts of which one is the wildcard address.
+func samePort(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return strings.EqualFold(ha, hb) || wild(ha) || wild(hb)
+}
+
+// ACMECache is the ACME cache directory: ACMECacheDir, or DataDir/acme.
+func (c *Config) ACMECache() string {
+	if c.ACMECacheDir != "" {
+		return c.ACMECacheDir
+	}
+	return filepath.Join(c.DataDir, "acme")
 }
 
 // ParseSecurityExpires parses security-expires: a date (taken as the end

@@ -72,3 +72,41 @@ func TestAllProblemsAtOnceWithoutSecrets(t *testing.T) {
 		t.Errorf("missing _FILE: %v", err)
 	}
 }
+
+// TestTrustedProxies: the trusted-proxies setting takes CIDR ranges and
+// single addresses from the flag or CREDTRACK_TRUSTED_PROXIES, and refuses
+// anything else, and a range that trusts everyone, before serve starts.
+func TestTrustedProxies(t *testing.T) {
+	c, err := load(t, map[string]string{"CREDTRACK_TRUSTED_PROXIES": "10.0.1.7/24, 127.0.0.1,fd00::/8,::ffff:192.0.2.0/120"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := config.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.String())
+	}
+	if want := "10.0.1.0/24 127.0.0.1/32 fd00::/8 192.0.2.0/24"; strings.Join(got, " ") != want {
+		t.Errorf("parsed %v, want %s", got, want)
+	}
+	if ps, err := config.ParseTrustedProxies(""); err != nil || len(ps) != 0 {
+		t.Errorf("empty: %v %v", ps, err)
+	}
+	for _, tt := range []struct{ v, want string }{
+		{"10.0.0.0/33", `"10.0.0.0/33" is not a CIDR range`},
+		{"proxy.internal", `"proxy.internal" is not a CIDR range`},
+		{"10.0.0.0/8;10.1.0.0/16", "is not a CIDR range"},
+		{"fe80::1%eth0", "is not a CIDR range"},
+		{"0.0.0.0/0", "trusts every address"},
+		{"10.0.0.0/8, ::/0", "trusts every address"},
+		{"::ffff:0.0.0.0/96", "trusts every address"},
+	} {
+		_, err := load(t, nil, "--trusted-proxies", tt.v)
+		if err == nil || !strings.Contains(err.Error(), "trusted-proxies: ") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("--trusted-proxies %q: %v, want %q", tt.v, err, tt.want)
+		}
+	}
+}

@@ -126,8 +126,10 @@ func (h *Handler) loadSession(w http.ResponseWriter, r *http.Request) (*http.Req
 	return r.WithContext(ctx), nil
 }
 
-// clientIP returns the host part of r.RemoteAddr. A trusted proxy's
-// X-Forwarded-For is resolved by the outer server, not here.
+// clientIP returns the host part of r.RemoteAddr: the client's address,
+// which server.ClientAddress has already taken from a trusted proxy's
+// X-Forwarded-For (--trusted-proxies). Headers are never read here, so
+// there is one answer to "who is this" for throttles and the audit log.
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
