@@ -195,12 +195,22 @@ func TestServeTLSConfigErrors(t *testing.T) {
 		{[]string{"--tls-cert", "x.pem", "--tls-key", "y.pem", "--base-url", "https://h.example.org"}, "x.pem"},
 		{[]string{"--acme-domains", "h.example.org", "--tls-cert", "x.pem", "--tls-key", "y.pem", "--base-url", "https://h.example.org"}, "not both"},
 		{[]string{"--http-listen", "127.0.0.1:0"}, "http-listen: only used with HTTPS"},
+		{[]string{"--acme-email", "ops@example.org"}, "acme-email: only used with acme-domains"},
+		{[]string{"--acme-domains", "h.example.org", "--base-url", "https://other.example.org"}, "not in acme-domains"},
+		{[]string{"--tls-cert", "x.pem", "--tls-key", "y.pem", "--base-url", "https://h.example.org",
+			"--listen", "127.0.0.1:8443", "--http-listen", "127.0.0.1:8443"}, "must differ from listen"},
+		{[]string{"--trusted-proxies", "0.0.0.0/0"}, "trusted-proxies: \"0.0.0.0/0\" trusts every address"},
 		{[]string{"--security-contact", "mailto:s@example.org"}, "security-expires: required"},
 		{[]string{"--security-contact", "mailto:s@example.org", "--security-expires", "2020-01-01"}, "has passed"},
 	} {
-		code, _, stderr := run(t, nil, "", append([]string{"serve", "--data-dir", filepath.Join(dir, "d")}, tt.args...)...)
+		data := filepath.Join(dir, "d")
+		code, _, stderr := run(t, nil, "", append([]string{"serve", "--data-dir", data}, tt.args...)...)
 		if code != 1 || !strings.Contains(stderr, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tt.args, code, stderr, tt.want)
+		}
+		// Refused before anything started: no data directory, no database.
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			t.Errorf("%v: the data directory was created (%v)", tt.args, err)
 		}
 	}
 }

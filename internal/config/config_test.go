@@ -110,3 +110,92 @@ func TestTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSCombinations: every combination of the HTTPS settings that
+// cannot work is refused with an error naming the setting, before
+// anything starts; the combinations that work pass.
+func TestTLSCombinations(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, ca := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
+	for _, f := range []string{cert, key, ca} {
+		if err := os.WriteFile(f, []byte("-----BEGIN CERTIFICATE-----\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	files := []string{"--tls-cert", cert, "--tls-key", key}
+	acme := []string{"--acme-domains", "credtrack.example.org"}
+	base := []string{"--base-url", "https://credtrack.example.org"}
+	cat := func(parts ...[]string) []string {
+		var out []string
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	for _, args := range [][]string{
+		nil,
+		{"--base-url", "https://credtrack.example.org"}, // TLS in a proxy in front
+		cat(files, base),
+		cat(files, base, []string{"--http-listen", "0.0.0.0:80", "--listen", "0.0.0.0:443"}),
+		cat(files, base, []string{"--http-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"}),
+		cat(files, base, []string{"--http-listen", "127.0.0.1:8443", "--listen", "127.0.0.2:8443"}),
+		cat(files, []string{"--base-url", "https://credtrack.example.org:8443/"}),
+		cat(acme, base),
+		cat([]string{"--acme-domains", "Credtrack.example.org, www.example.org,"}, base, []string{"--acme-email", "ops@example.org",
+			"--acme-directory", "https://acme.internal/dir", "--acme-ca-file", ca, "--acme-cache-dir", dir, "--http-listen", ":80", "--listen", ":443"}),
+		cat([]string{"--acme-domains", "localhost", "--base-url", "https://localhost:8443"}),
+		cat(files, base, []string{"--hsts-max-age", "0"}),
+	} {
+		if _, err := load(t, nil, args...); err != nil {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert", cert}, "tls-cert and tls-key: set both or neither"},
+		{[]string{"--tls-key", key}, "tls-cert and tls-key: set both or neither"},
+		{cat(files, acme, base), "acme-domains: use either ACME or tls-cert/tls-key, not both"},
+		{cat([]string{"--tls-cert", missing, "--tls-key", key}, base), "tls-cert: cannot read " + missing + ": no such file"},
+		{cat([]string{"--tls-cert", cert, "--tls-key", dir}, base), "tls-key: cannot read " + dir + ": is a directory"},
+		{cat(acme, base, []string{"--acme-ca-file", missing}), "acme-ca-file: cannot read"},
+		// ACME settings without ACME.
+		{[]string{"--acme-email", "ops@example.org"}, "acme-email: only used with acme-domains"},
+		{[]string{"--acme-directory", "https://acme.internal/dir"}, "acme-directory: only used with acme-domains"},
+		{[]string{"--acme-ca-file", ca}, "acme-ca-file: only used with acme-domains"},
+		{[]string{"--acme-cache-dir", dir}, "acme-cache-dir: only used with acme-domains"},
+		{cat(files, base, []string{"--acme-email", "ops@example.org"}), "acme-email: only used with acme-domains"},
+		// ACME values.
+		{cat([]string{"--acme-domains", " , "}, base), "acme-domains: lists no host name"},
+		{cat([]string{"--acme-domains", "*.example.org"}, base), `acme-domains: "*.example.org" is not a host name`},
+		{cat([]string{"--acme-domains", "credtrack.example.org:443"}, base), "is not a host name"},
+		{cat([]string{"--acme-domains", "https://credtrack.example.org"}, base), "is not a host name"},
+		{cat([]string{"--acme-domains", "credtrack"}, base), `"credtrack" is not a host name`},
+		{cat([]string{"--acme-domains", "-x.example.org"}, base), "is not a host name"},
+		{cat([]string{"--acme-domains", "cred_track.example.org"}, base), "is not a host name"},
+		{cat([]string{"--acme-domains", "203.0.113.7", "--base-url", "https://203.0.113.7"}), "is an IP address"},
+		{cat(acme, base, []string{"--acme-email", "Ops <ops@example.org>"}), "acme-email: \"Ops <ops@example.org>\" is not a plain email address"},
+		{cat(acme, base, []string{"--acme-email", "ops"}), "acme-email:"},
+		{cat(acme, base, []string{"--acme-directory", "http://acme.internal/dir"}), "acme-directory: \"http://acme.internal/dir\" is not an https URL"},
+		{cat(acme, base, []string{"--acme-cache-dir", cert}), "acme-cache-dir: " + cert + " is not a directory"},
+		// The canonical https host.
+		{files, "base-url: must be the canonical https:// URL when HTTPS is on"},
+		{cat(files, []string{"--base-url", "http://credtrack.example.org"}), "base-url: must be the canonical https:// URL"},
+		{cat(acme, []string{"--base-url", "https://other.example.org"}), `base-url: its host "other.example.org" is not in acme-domains`},
+		{cat(files, base, []string{"--dev-insecure-cookies"}), "dev-insecure-cookies: not allowed with HTTPS on"},
+		{cat(files, base, []string{"--hsts-max-age", "-1s"}), "hsts-max-age: must not be negative"},
+		// The plain-HTTP redirect listener.
+		{[]string{"--http-listen", "127.0.0.1:80"}, "http-listen: only used with HTTPS on"},
+		{cat(files, base, []string{"--http-listen", "80"}), `http-listen: "80" is not host:port`},
+		{cat(files, base, []string{"--http-listen", "127.0.0.1:8443", "--listen", "127.0.0.1:8443"}), "http-listen: \"127.0.0.1:8443\" must differ from listen"},
+		{cat(files, base, []string{"--http-listen", ":8443", "--listen", "127.0.0.1:8443"}), "must differ from listen"},
+		{cat(files, base, []string{"--http-listen", "127.0.0.1:443", "--listen", "0.0.0.0:443"}), "must differ from listen"},
+	} {
+		_, err := load(t, nil, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v\nwant %q", tt.args, err, tt.want)
+		}
+	}
+}
