@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -191,6 +192,21 @@ func TestServeACME(t *testing.T) {
 	}
 	if state.Version < tls.VersionTLS12 {
 		t.Errorf("TLS version %x", state.Version)
+	}
+	// /metrics reports the seconds left on the certificate ACME obtained.
+	mc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{ServerName: host, InsecureSkipVerify: true}}}
+	res, err = mc.Get(fmt.Sprintf("https://127.0.0.1:%d/metrics", httpsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	series := `credtrack_tls_certificate_expiry_seconds{name="` + host + `"} `
+	if _, v, ok := strings.Cut(string(body), series); !ok {
+		t.Errorf("/metrics = %d without %s", res.StatusCode, series)
+	} else if secs, err := strconv.ParseFloat(strings.SplitN(v, "\n", 2)[0], 64); err != nil ||
+		math.Abs(secs-time.Until(leaf.NotAfter).Seconds()) > 300 {
+		t.Errorf("certificate expiry metric %q, want about %.0f s", v[:min(len(v), 40)], time.Until(leaf.NotAfter).Seconds())
 	}
 	// Cached in the data directory, so a restart does not ask again.
 	entries, _ := os.ReadDir(filepath.Join(dir, "data", "acme"))

@@ -205,7 +205,7 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 	h, _ := a.handler(authSvc, reg, metrics)
 	tlsCtx, stopTLS := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopTLS()
-	tlsCfg, acmeHTTP, err := a.tlsSetup(tlsCtx)
+	tlsCfg, acmeHTTP, err := a.tlsSetup(tlsCtx, metrics)
 	if err != nil {
 		return err
 	}

@@ -27,13 +27,23 @@ import (
 // each configured name and renewed 30 days before they expire; the
 // account key, certificates and challenge tokens are cached in
 // --acme-cache-dir (default DATA_DIR/acme, mode 0700).
-func (a *app) tlsSetup(ctx context.Context) (*tls.Config, func(http.Handler) http.Handler, error) {
+//
+// The served certificate's expiry is recorded on metrics (load, reload,
+// and for ACME each handshake's certificate, so renewals show).
+func (a *app) tlsSetup(ctx context.Context, metrics *server.Metrics) (*tls.Config, func(http.Handler) http.Handler, error) {
 	switch a.cfg.TLSMode() {
 	case "files":
 		r, err := server.NewCertReloader(a.cfg.TLSCert, a.cfg.TLSKey, a.log)
 		if err != nil {
 			return nil, nil, err
 		}
+		// One series, named after the canonical host the certificate is
+		// served for, whatever names the (renewed) certificate carries.
+		host := a.cfg.CanonicalHost()
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		r.OnLoad(func(leaf *x509.Certificate) { metrics.ObserveCertificate(host, leaf) })
 		r.ReloadOnSignal(ctx, syscall.SIGHUP)
 		return server.TLSConfig(r.GetCertificate), nil, nil
 	case "acme":
@@ -64,7 +74,7 @@ func (a *app) tlsSetup(ctx context.Context) (*tls.Config, func(http.Handler) htt
 			}
 			m.Client = client
 		}
-		cfg := server.TLSConfig(m.GetCertificate)
+		cfg := server.TLSConfig(metrics.WatchCertificates(m.GetCertificate, a.cfg.Domains()))
 		// tls-alpn-01 challenges are answered on the HTTPS port itself.
 		cfg.NextProtos = append(cfg.NextProtos, acme.ALPNProto)
 		a.log.Info("certificates are obtained by ACME", "domains", a.cfg.ACMEDomains, "cache", a.cfg.ACMECache())

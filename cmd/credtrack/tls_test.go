@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,12 +50,18 @@ func newTestCA(t *testing.T) *testCA {
 // given serial, signed by ca, to certFile and keyFile.
 func (ca *testCA) issue(t *testing.T, certFile, keyFile string, serial int64) {
 	t.Helper()
+	ca.issueUntil(t, certFile, keyFile, serial, time.Now().Add(24*time.Hour))
+}
+
+// issueUntil is issue with a chosen NotAfter.
+func (ca *testCA) issueUntil(t *testing.T, certFile, keyFile string, serial int64, notAfter time.Time) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter,
 		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
@@ -166,11 +173,36 @@ func TestServeTLSFiles(t *testing.T) {
 	if got := serial(); got != 100 {
 		t.Fatalf("serial = %d", got)
 	}
+	// /metrics (from loopback) reports the seconds left on the served
+	// certificate, under the canonical host name.
+	expiryDays := func() float64 {
+		t.Helper()
+		res, err := client.Get(s.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		const series = `credtrack_tls_certificate_expiry_seconds{name="credtrack.example.org"} `
+		_, v, ok := strings.Cut(string(body), series)
+		if !ok {
+			t.Fatalf("/metrics = %d without %s", res.StatusCode, series)
+		}
+		v, _, _ = strings.Cut(v, "\n")
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secs / 86400
+	}
+	if d := expiryDays(); d < 0.9 || d > 1 {
+		t.Errorf("certificate expiry = %.3f days, want about 1", d)
+	}
 	// Renew the files and send SIGHUP: the next handshake has the new
 	// certificate. serve's handler is registered, so the signal does not
 	// end the test process. The reload happens in serve's goroutine, so
 	// wait for it (bounded), then compare.
-	ca.issue(t, cf, kf, 101)
+	ca.issueUntil(t, cf, kf, 101, time.Now().Add(90*24*time.Hour))
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +211,9 @@ func TestServeTLSFiles(t *testing.T) {
 	}
 	if got := serial(); got != 101 {
 		t.Errorf("serial after SIGHUP = %d, want 101", got)
+	}
+	if d := expiryDays(); d < 89.9 || d > 90 {
+		t.Errorf("certificate expiry after the reload = %.3f days, want about 90", d)
 	}
 }
 

@@ -2,9 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +22,9 @@ import (
 //
 //	credtrack_http_requests_total{method,route,code}
 //	credtrack_http_request_duration_seconds{method,route}
+//
+// and the operator metrics fed by the methods below (jobs, audit writes,
+// passes, the TLS certificate's expiry).
 //
 // route is the mux pattern ("GET /providers/{id}") or "unmatched", never
 // the URL path, so the number of series is bounded by the route table and
@@ -33,6 +41,7 @@ type Metrics struct {
 	jobDuration *prometheus.HistogramVec
 	auditWrite  prometheus.Histogram
 	passes      *prometheus.HistogramVec
+	certs       *certExpiryCollector
 }
 
 // NewMetrics registers the HTTP metrics and the Go runtime and process
@@ -81,7 +90,9 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		Help:    "Duration of periodic passes (screening, reminders, …), by pass and outcome.",
 		Buckets: passBuckets,
 	}, []string{"pass", "outcome"})
+	m.certs = &certExpiryCollector{notAfter: map[string]time.Time{}, now: time.Now}
 	reg.MustRegister(
+		m.certs,
 		m.requests,
 		m.duration,
 		m.jobsRun,
@@ -239,4 +250,75 @@ func (c *jobQueueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(byState[state]), state)
 	}
 	ch <- prometheus.MustNewConstMetric(jobsDueDesc, prometheus.GaugeValue, float64(due))
+}
+
+// ObserveCertificate records leaf as the certificate served for name (a
+// configured host name, which keeps the series bounded). It is called
+// when a certificate is loaded, reloaded or renewed; the scrape reports
+// credtrack_tls_certificate_expiry_seconds{name}, the seconds from the
+// scrape to leaf's NotAfter (negative once it has passed).
+func (m *Metrics) ObserveCertificate(name string, leaf *x509.Certificate) {
+	if m == nil || leaf == nil {
+		return
+	}
+	m.certs.mu.Lock()
+	defer m.certs.mu.Unlock()
+	m.certs.notAfter[name] = leaf.NotAfter
+}
+
+// WatchCertificates wraps getCert (an ACME manager's GetCertificate) so
+// that the certificate each handshake for one of names is served is
+// recorded with ObserveCertificate: a renewal shows in the metric from
+// the first handshake that serves the renewed certificate. The short-lived
+// certificates of tls-alpn-01 challenges and names outside names are not
+// recorded.
+func (m *Metrics) WatchCertificates(getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), names []string) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if m == nil {
+		return getCert
+	}
+	return func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		cert, err := getCert(hello)
+		if err != nil || cert == nil || slices.Contains(hello.SupportedProtos, acmeTLS1Protocol) {
+			return cert, err
+		}
+		name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
+		if !slices.Contains(names, name) {
+			return cert, err
+		}
+		leaf := cert.Leaf
+		if leaf == nil && len(cert.Certificate) > 0 {
+			if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+				return cert, nil // served as it is; the metric just misses it
+			}
+		}
+		m.ObserveCertificate(name, leaf)
+		return cert, nil
+	}
+}
+
+// acmeTLS1Protocol is the ALPN protocol of ACME tls-alpn-01 challenge
+// handshakes (RFC 8737; acme.ALPNProto), named here so this package does
+// not import the ACME client.
+const acmeTLS1Protocol = "acme-tls/1"
+
+var certExpiryDesc = prometheus.NewDesc("credtrack_tls_certificate_expiry_seconds",
+	"Seconds until the NotAfter of the TLS certificate served for name (negative once expired).", []string{"name"}, nil)
+
+// certExpiryCollector reports the certificates' remaining lifetime at
+// scrape time, so the figure is current without a ticker.
+type certExpiryCollector struct {
+	mu       sync.Mutex
+	notAfter map[string]time.Time
+	now      func() time.Time
+}
+
+func (c *certExpiryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- certExpiryDesc }
+
+func (c *certExpiryCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for name, t := range c.notAfter {
+		ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, t.Sub(now).Seconds(), name)
+	}
 }

@@ -61,6 +61,7 @@ type CertReloader struct {
 	cert      *tls.Certificate
 	stamp     string
 	lastCheck time.Time
+	onLoad    func(*x509.Certificate)
 }
 
 // NewCertReloader loads the pair once; an error here is a start-up error
@@ -114,6 +115,9 @@ func (r *CertReloader) loadLocked() error {
 		return nil
 	}
 	r.cert, r.stamp = &cert, stamp
+	if r.onLoad != nil {
+		r.onLoad(leaf)
+	}
 	r.log.Info("TLS certificate loaded", "file", r.certFile, "names", strings.Join(leaf.DNSNames, ","),
 		"not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 	if time.Until(leaf.NotAfter) < 14*24*time.Hour {
@@ -136,6 +140,19 @@ func (r *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 		}
 	}
 	return r.cert, nil
+}
+
+// OnLoad calls f with the certificate now served and again with every
+// new one a reload brings (on a change of the files or on Reload), so
+// that the expiry metric follows renewals. f runs with the reloader's
+// lock held and must not call back into it.
+func (r *CertReloader) OnLoad(f func(*x509.Certificate)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onLoad = f
+	if r.cert != nil && f != nil {
+		f(r.cert.Leaf)
+	}
 }
 
 // Certificate returns the certificate currently served.

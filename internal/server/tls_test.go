@@ -27,6 +27,12 @@ import (
 // with the given serial to certFile and keyFile and returns it.
 func writeCert(t *testing.T, certFile, keyFile string, serial int64) *x509.Certificate {
 	t.Helper()
+	return writeCertUntil(t, certFile, keyFile, serial, time.Now().Add(24*time.Hour))
+}
+
+// writeCertUntil is writeCert with a chosen NotAfter.
+func writeCertUntil(t *testing.T, certFile, keyFile string, serial int64, notAfter time.Time) *x509.Certificate {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +41,7 @@ func writeCert(t *testing.T, certFile, keyFile string, serial int64) *x509.Certi
 		SerialNumber: big.NewInt(serial),
 		Subject:      pkix.Name{CommonName: "credtrack test"},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotAfter:     notAfter,
 		DNSNames:     []string{"localhost"},
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 		KeyUsage:     x509.KeyUsageDigitalSignature,
