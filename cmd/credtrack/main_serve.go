@@ -83,7 +83,11 @@ func (a *app) handler(authSvc *auth.Service, reg *prometheus.Registry, metrics *
 	handle := func(p string, h http.Handler) { top.Handle(p, h); patterns = append(patterns, p) }
 	handle("GET /healthz", healthz)
 	handle("GET /readyz", readyz)
-	handle("GET /metrics", loopbackOnly(metrics.Handler()))
+	if a.cfg.MetricsListen == "" {
+		// With --metrics-listen the metrics have a listener of their own
+		// and the public one has no such route.
+		handle("GET /metrics", loopbackOnly(metrics.Handler()))
+	}
 	if st, ok := a.securityTxt(); ok {
 		handle("GET /.well-known/security.txt", st.Handler())
 	}
@@ -236,6 +240,23 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 			m.RedirectReady(redirect.Addr().String())
 		}
 	}
+	if a.cfg.MetricsListen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		ms, err := server.Listen(server.Options{Addr: a.cfg.MetricsListen, Handler: server.SecurityHeaders(server.Wrap(mux, nil, a.log), 0),
+			Logger: a.log, ShutdownTimeout: a.cfg.ShutdownTimeout})
+		if err != nil {
+			for _, s := range servers {
+				s.Shutdown(context.Background())
+			}
+			return err
+		}
+		servers = append(servers, ms)
+		a.log.Info("metrics are served on their own listener, without authentication: keep it on a private network", "addr", ms.Addr().String())
+		if m.MetricsReady != nil {
+			m.MetricsReady(ms.Addr().String())
+		}
+	}
 	kinds := jobs.Builtin(a.db, a.cfg.SessionIdle)
 	kinds[psv.JobKind] = jobs.Kind{Handler: a.verification().RunJob}
 	for name, k := range keyRotationJobs(a) {
@@ -244,7 +265,9 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 	maps.Copy(kinds, a.screeningService(authSvc).JobKinds())
 	backupDst, err := backupTarget(ctx, a.cfg)
 	if err != nil {
-		srv.Shutdown(context.Background())
+		for _, s := range servers {
+			s.Shutdown(context.Background())
+		}
 		return fmt.Errorf("backup destination: %w", err)
 	}
 	if backupDst != nil {

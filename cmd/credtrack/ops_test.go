@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReadinessAndOperatorMetrics: /metrics reports the job queue and the
@@ -33,5 +36,44 @@ func TestReadinessAndOperatorMetrics(t *testing.T) {
 	}
 	if code, _ := get(t, s.URL+"/healthz"); code != 200 {
 		t.Errorf("/healthz = %d: liveness must not depend on the blob store", code)
+	}
+}
+
+// TestMetricsListener: with --metrics-listen, /metrics is served on that
+// address only, and the main listener has no /metrics route, not even
+// for loopback clients.
+func TestMetricsListener(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &runningServer{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, stop: cancel, done: make(chan int, 1)}
+	ready, metricsAddr := make(chan string, 1), make(chan string, 1)
+	m := &Main{Stdin: strings.NewReader(""), Stdout: s.Stdout, Stderr: s.Stderr, Getenv: func(string) string { return "" },
+		Ready: func(addr string) { ready <- addr }, MetricsReady: func(addr string) { metricsAddr <- addr }}
+	go func() {
+		s.done <- m.Run(ctx, []string{"serve", "--data-dir", filepath.Join(t.TempDir(), "data"),
+			"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"})
+	}()
+	select {
+	case addr := <-ready:
+		s.URL = "http://" + addr
+	case code := <-s.done:
+		t.Fatalf("serve exited with %d: %s", code, s.Stderr.String())
+	case <-time.After(startBound):
+		t.Fatalf("serve did not start: %s", s.Stderr.String())
+	}
+	t.Cleanup(func() { s.Stop(t) })
+	var maddr string
+	select {
+	case maddr = <-metricsAddr:
+	default:
+		t.Fatal("no metrics listener")
+	}
+	if code, _ := get(t, s.URL+"/metrics"); code != http.StatusNotFound {
+		t.Errorf("/metrics on the main listener = %d, want 404", code)
+	}
+	if code, body := get(t, "http://"+maddr+"/metrics"); code != 200 || !strings.Contains(body, "credtrack_http_requests_total") {
+		t.Errorf("/metrics on the metrics listener = %d:\n%.500s", code, body)
+	}
+	if code, _ := get(t, "http://"+maddr+"/login"); code != http.StatusNotFound {
+		t.Errorf("/login on the metrics listener = %d, want 404", code)
 	}
 }

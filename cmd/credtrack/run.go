@@ -23,6 +23,9 @@ type Main struct {
 	// RedirectReady, when set, receives the address of the plain-HTTP
 	// redirect listener (--http-listen) once it serves.
 	RedirectReady func(addr string)
+	// MetricsReady, when set, receives the address of the metrics
+	// listener (--metrics-listen) once it serves.
+	MetricsReady func(addr string)
 	// TerminalPassword reads a password without echo; nil when stdin is not
 	// a terminal.
 	TerminalPassword func(prompt string) (string, error)

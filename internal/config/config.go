@@ -114,6 +114,12 @@ type Config struct {
 	// HSTSMaxAge is the max-age of Strict-Transport-Security on HTTPS
 	// responses; 0 leaves the header out.
 	HSTSMaxAge time.Duration
+	// MetricsListen, when set, is a separate plain-HTTP address that
+	// serves GET /metrics to whoever reaches it (bind it to a private
+	// interface or a pod network for Prometheus), and the main listener
+	// then serves no /metrics at all. Empty serves /metrics on the main
+	// listener to loopback clients only.
+	MetricsListen string
 	// TrustedProxies is a comma-separated list of CIDR ranges (or single
 	// addresses) of the reverse proxies in front of serve. Only a request
 	// whose TCP peer is in one of them has its client address taken from
@@ -242,6 +248,7 @@ func (c *Config) Fields() []Field {
 		{"acme-cache-dir", "directory of the ACME account key and certificates (default DATA_DIR/acme; share it between nodes)", false, &c.ACMECacheDir},
 		{"http-listen", "plain-HTTP address that redirects to https and serves ACME challenges (with HTTPS on)", false, &c.HTTPListen},
 		{"hsts-max-age", "Strict-Transport-Security max-age on HTTPS responses (0: no header)", false, &c.HSTSMaxAge},
+		{"metrics-listen", "separate address serving only /metrics, to anyone who reaches it (empty: /metrics on listen, loopback clients only)", false, &c.MetricsListen},
 		{"trusted-proxies", "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For is believed (empty: none)", false, &c.TrustedProxies},
 		{"security-contact", "security.txt Contact (mailto: or https: URI); empty serves no security.txt", false, &c.SecurityContact},
 		{"security-expires", "security.txt Expires, a date such as 2027-06-30 (required with security-contact)", false, &c.SecurityExpires},
@@ -460,6 +467,13 @@ func (c *Config) Validate() error {
 	}
 	if c.BackupKeep < 1 {
 		bad("backup-keep: must be at least 1")
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics-listen: %q is not host:port", c.MetricsListen)
+		} else if samePort(c.MetricsListen, c.Listen) || c.HTTPListen != "" && samePort(c.MetricsListen, c.HTTPListen) {
+			bad("metrics-listen: %q must differ from listen and http-listen (the metrics get a port of their own)", c.MetricsListen)
+		}
 	}
 	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
 		bad("trusted-proxies: %v", err)

@@ -199,3 +199,22 @@ func TestTLSCombinations(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsListen: the metrics listener is a host:port of its own.
+func TestMetricsListen(t *testing.T) {
+	if _, err := load(t, nil, "--metrics-listen", "10.0.1.10:9100"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--metrics-listen", "9100"}, `metrics-listen: "9100" is not host:port`},
+		{[]string{"--metrics-listen", "127.0.0.1:8080"}, "metrics-listen: \"127.0.0.1:8080\" must differ from listen"},
+		{[]string{"--metrics-listen", ":8080"}, "must differ from listen"},
+	} {
+		if _, err := load(t, nil, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}
