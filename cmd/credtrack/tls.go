@@ -24,7 +24,8 @@ import (
 // With certificate files the pair is loaded now (a bad pair is a start-up
 // error), re-read when the files change and at once on SIGHUP until ctx
 // ends. With ACME, certificates are obtained on the first handshake for
-// each configured name and renewed 30 days before they expire; the
+// each configured name and renewed 30 days (or a third of their
+// lifetime, if less) before they expire; the
 // account key, certificates and challenge tokens are cached in
 // --acme-cache-dir (default DATA_DIR/acme, mode 0700).
 //
