@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"credtrack"
+	"credtrack/internal/config"
 	"credtrack/internal/httperr"
 )
 
@@ -45,7 +46,7 @@ func generatedDocs() map[string]string {
 			mfa = append(mfa, string(r))
 		}
 	}
-	p.WriteString(strings.Join(mfa, ", ") + " (TOTP enrolment arrives with the identity work).\n")
+	p.WriteString(strings.Join(mfa, ", ") + "; provider and auditor members may enrol, and an organization setting can require it of everyone\n(see sessions.md).\n")
 
 	var e strings.Builder
 	e.WriteString("# Error codes\n\nGenerated from `httperr.Table()`. Every JSON error is\n`{\"error\":{\"code\":\"…\",\"message\":\"…\"}}`; the message is safe to show to people, and internal\nerrors always read \"Internal error.\" (the detail goes to the log with the request ID).\n\n| code | HTTP status |\n|---|---|\n")
@@ -76,13 +77,30 @@ Guarantees:
   and static assets are the only exceptions, by name; a test walks every registered route.
 - **Kept for the life of the account**; deleting an organization will not delete its log.
 
+credtrack has no billing yet, so no billing action exists; one will be added with it.
+
 | action | category | recorded when |
 |---|---|---|
 `)
 	for _, act := range credtrack.AuditActions {
 		fmt.Fprintf(&a, "| `%s` | %s | %s |\n", act.Name, act.Category, act.Description)
 	}
-	return map[string]string{"permissions.md": p.String(), "errors.md": e.String(), "audit.md": a.String()}
+	var c strings.Builder
+	c.WriteString("# Configuration\n\nGenerated from `config.Config.Fields` (internal/config/config.go) and `config.Default`; a test fails\nwhen this file and the code differ. Every setting is a flag and a `CREDTRACK_*` environment variable\n(flags win). Secrets also take a `_FILE` variant (`--master-key-file`, `CREDTRACK_MASTER_KEY_FILE`, …)\nnaming a file that holds the value, and are never printed. All problems are reported at once at\nstart, before anything is opened or created. Each subcommand accepts the settings it uses\n(`credtrack COMMAND -h` lists them).\n\n")
+	c.WriteString("| flag | environment | default | secret | meaning |\n|---|---|---|---|---|\n")
+	def := config.Default()
+	for _, f := range def.Fields() {
+		v := f.Value()
+		if v != "" {
+			v = "`" + v + "`"
+		}
+		secret := ""
+		if f.Secret {
+			secret = "yes"
+		}
+		fmt.Fprintf(&c, "| `--%s` | `%s` | %s | %s | %s |\n", f.Flag, f.Env(), v, secret, strings.ReplaceAll(f.Usage, "|", "\\|"))
+	}
+	return map[string]string{"permissions.md": p.String(), "errors.md": e.String(), "audit.md": a.String(), "configuration.md": c.String()}
 }
 
 func TestGeneratedDocs(t *testing.T) {

@@ -212,6 +212,43 @@ func (f Field) Env() string {
 	return "CREDTRACK_" + strings.ToUpper(strings.ReplaceAll(f.Flag, "-", "_"))
 }
 
+// Value returns the field's current value as it would be written on the
+// command line, or "" when it is unset or zero. Secrets always read "":
+// the generated configuration reference calls Value on Default(), and
+// nothing may print a secret.
+func (f Field) Value() string {
+	if f.Secret {
+		return ""
+	}
+	switch p := f.ptr.(type) {
+	case *string:
+		return *p
+	case *time.Duration:
+		if *p == 0 {
+			return ""
+		}
+		v := p.String() // "24h0m0s": drop the zero minutes and seconds
+		if strings.HasSuffix(v, "m0s") {
+			v = strings.TrimSuffix(v, "0s")
+		}
+		if strings.HasSuffix(v, "h0m") {
+			v = strings.TrimSuffix(v, "0m")
+		}
+		return v
+	case *int64:
+		if *p == 0 {
+			return ""
+		}
+		return strconv.FormatInt(*p, 10)
+	case *bool:
+		if !*p {
+			return ""
+		}
+		return "true"
+	}
+	return ""
+}
+
 // Fields lists the settings bound to c. Subcommands pick the ones they use.
 func (c *Config) Fields() []Field {
 	return append(append(append([]Field{
