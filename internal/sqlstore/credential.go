@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"credtrack"
 )
@@ -33,15 +34,26 @@ func scanCredential(row interface{ Scan(...any) error }) (*credtrack.Credential,
 }
 
 // CreateCredential stores a credential for a provider of the actor's
-// organization (credential.write). The number is sealed and indexed.
-// Audited as "credential.created".
+// organization (credential.write), or, for a provider-role member
+// (own.write), for the record linked to their own account only. The
+// number is sealed and indexed. A self-entered credential is stored
+// without a verification, so it counts as pending verification until staff
+// verify it. Another provider's record, or another organization's, is not
+// found, and the refusal is audited ("authz.denied"). Audited as
+// "credential.created" in the same transaction.
 func (db *DB) CreateCredential(ctx context.Context, c *credtrack.Credential) error {
 	org, err := credtrack.OrgIDFromContext(ctx)
 	if err != nil {
 		return err
 	}
-	if err := credtrack.Authorize(ctx, credtrack.PermCredentialWrite); err != nil {
-		return err
+	a := credtrack.ActorFromContext(ctx)
+	if !a.Can(credtrack.PermCredentialWrite) && !a.Can(credtrack.PermOwnRecordWrite) {
+		return credtrack.Authorize(ctx, credtrack.PermCredentialWrite)
+	}
+	self := !a.Can(credtrack.PermCredentialWrite)
+	if self {
+		// A provider's own statement is not a primary-source verification.
+		c.VerifiedAt, c.VerifiedBy = time.Time{}, ""
 	}
 	if err := c.Validate(); err != nil {
 		return err
@@ -50,11 +62,17 @@ func (db *DB) CreateCredential(ctx context.Context, c *credtrack.Credential) err
 	if err != nil || c.Details == nil {
 		details = []byte("{}")
 	}
-	return db.update(ctx, func(tx *Tx) error {
-		var one int
-		// The provider must be in this organization; otherwise it is not found.
-		if err := tx.queryRow("SELECT 1 FROM providers WHERE id = ? AND org_id = ?", c.ProviderID, org).Scan(&one); err != nil {
+	denied := false
+	err = db.update(ctx, func(tx *Tx) error {
+		// The provider must be in this organization (and, for a
+		// provider, be their own); otherwise it is not found.
+		owner, err := tx.providerOwner(org, c.ProviderID)
+		if err != nil {
 			return err
+		}
+		if !mayRecord(a, credtrack.PermCredentialWrite, credtrack.PermOwnRecordWrite, owner) {
+			denied = true
+			return credtrack.Errorf(credtrack.ENOTFOUND, "not found")
 		}
 		c.ID, c.OrgID, c.CreatedAt, c.UpdatedAt = credtrack.NewID(), org, tx.now, tx.now
 		number, err := db.seal(org, "credentials", "number", c.ID, c.Number)
@@ -69,9 +87,16 @@ func (db *DB) CreateCredential(ctx context.Context, c *credtrack.Credential) err
 			ts(c.VerifiedAt), c.VerifiedBy, c.Notes, string(details), ts(c.CreatedAt), ts(c.UpdatedAt)); err != nil {
 			return err
 		}
-		return tx.audit("credential.created", "credential", c.ID, credtrack.OutcomeSuccess,
-			map[string]string{"type": string(c.Type), "provider_id": c.ProviderID})
+		ev := map[string]string{"type": string(c.Type), "provider_id": c.ProviderID}
+		if self {
+			ev["self_service"] = "true"
+		}
+		return tx.audit("credential.created", "credential", c.ID, credtrack.OutcomeSuccess, ev)
 	})
+	if denied {
+		db.auditDenied(ctx, "provider", c.ProviderID)
+	}
+	return err
 }
 
 // FindCredentialByID returns one credential of the actor's organization

@@ -28,10 +28,12 @@ func scanDocument(row interface{ Scan(...any) error }) (*credtrack.Document, []b
 	return &d, keyEnc, nil
 }
 
-// mayDocuments applies the record-level rule for documents: staff with
-// perm act on every provider of the organization; a provider-role user on
-// the documents of the record linked to their own account.
-func mayDocuments(a credtrack.Actor, perm, own credtrack.Permission, providerUserID string) bool {
+// mayRecord applies the record-level rule for documents and credentials:
+// staff with perm act on every provider of the organization; a
+// provider-role user holding own acts on the record linked to their own
+// account only. API tokens are linked to no one, so a provider-role token
+// passes for no record.
+func mayRecord(a credtrack.Actor, perm, own credtrack.Permission, providerUserID string) bool {
 	if a.Can(perm) {
 		return true
 	}
@@ -73,7 +75,7 @@ func (db *DB) CreateDocument(ctx context.Context, d *credtrack.Document, key []b
 		if err != nil {
 			return err
 		}
-		if !mayDocuments(a, credtrack.PermDocumentWrite, credtrack.PermOwnRecordWrite, owner) {
+		if !mayRecord(a, credtrack.PermDocumentWrite, credtrack.PermOwnRecordWrite, owner) {
 			denied = true
 			return credtrack.Errorf(credtrack.ENOTFOUND, "not found")
 		}
@@ -145,7 +147,7 @@ func (db *DB) OpenDocument(ctx context.Context, id string) (*credtrack.Document,
 		if err != nil {
 			return nil, err
 		}
-		if !mayDocuments(a, credtrack.PermDocumentRead, credtrack.PermOwnRecordRead, owner) {
+		if !mayRecord(a, credtrack.PermDocumentRead, credtrack.PermOwnRecordRead, owner) {
 			return actorEvent(ctx, "authz.denied", "document", id, credtrack.OutcomeDenied, nil),
 				credtrack.Errorf(credtrack.ENOTFOUND, "not found")
 		}
@@ -179,7 +181,7 @@ func (db *DB) FindDocuments(ctx context.Context, providerID string) ([]*credtrac
 		if err != nil {
 			return nil, err
 		}
-		if !mayDocuments(a, credtrack.PermDocumentRead, credtrack.PermOwnRecordRead, owner) {
+		if !mayRecord(a, credtrack.PermDocumentRead, credtrack.PermOwnRecordRead, owner) {
 			return actorEvent(ctx, "authz.denied", "provider", providerID, credtrack.OutcomeDenied, nil),
 				credtrack.Errorf(credtrack.ENOTFOUND, "not found")
 		}
@@ -304,7 +306,7 @@ func (db *DB) DeleteDocument(ctx context.Context, id string) (*credtrack.Documen
 		if err != nil {
 			return err
 		}
-		if !mayDocuments(a, credtrack.PermDocumentWrite, credtrack.PermOwnRecordWrite, owner) {
+		if !mayRecord(a, credtrack.PermDocumentWrite, credtrack.PermOwnRecordWrite, owner) {
 			denied = true
 			return credtrack.Errorf(credtrack.ENOTFOUND, "not found")
 		}

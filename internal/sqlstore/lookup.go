@@ -52,7 +52,7 @@ func (db *DB) FindDocumentByID(ctx context.Context, id string) (*credtrack.Docum
 		if err != nil {
 			return nil, err
 		}
-		if !mayDocuments(a, credtrack.PermDocumentRead, credtrack.PermOwnRecordRead, owner) {
+		if !mayRecord(a, credtrack.PermDocumentRead, credtrack.PermOwnRecordRead, owner) {
 			return actorEvent(ctx, "authz.denied", "document", id, credtrack.OutcomeDenied, nil),
 				credtrack.Errorf(credtrack.ENOTFOUND, "not found")
 		}
