@@ -94,8 +94,8 @@ var Permissions = []PermissionInfo{
 	{PermAuditRead, "Browse and export the organization's audit log", []Role{RoleOwner, RoleAdmin, RoleAuditor}},
 	{PermSensitiveReveal, "Reveal full SSN, DEA and license numbers (audited)", []Role{RoleOwner, RoleAdmin, RoleCoordinator}},
 	{PermExportCreate, "Export rosters and reports", []Role{RoleOwner, RoleAdmin, RoleCoordinator, RoleAuditor}},
-	{PermOwnRecordRead, "Read one's own provider record, credentials and documents", []Role{RoleProvider}},
-	{PermOwnRecordWrite, "Maintain one's own provider record, credentials, CE and documents", []Role{RoleProvider}},
+	{PermOwnRecordRead, "Read one's own provider record, credentials and documents; reveal one's own NPI and credential numbers (audited)", []Role{RoleProvider}},
+	{PermOwnRecordWrite, "Maintain one's own email and phone, credentials and CE (kept pending verification until staff verify them) and documents", []Role{RoleProvider}},
 	{PermOwnAuditRead, "See who read one's own record", []Role{RoleProvider}},
 	{PermDataRightsManage, "Make data-rights requests and manage sharing consents", []Role{RoleProvider}},
 }

@@ -127,8 +127,14 @@ type providerPage struct {
 	// VerificationsURL links to the verification history and the Verify
 	// actions when verification is on and the actor may see them.
 	VerificationsURL string
-	// What the actor may do here.
+	// What the actor may do here. CanReveal covers every sensitive
+	// value (staff); CanRevealNumbers the NPI and credential numbers,
+	// which a provider may also reveal on their own record.
 	CanEdit, CanEditCredentials, CanReveal, CanUpload, CanDeleteDocuments bool
+	CanRevealNumbers                                                      bool
+	// CanEditContact links a provider to the form for their own email
+	// and phone; SelfService says that what they enter awaits verification.
+	CanEditContact, SelfService bool
 	// Documents is nil when documents are not wired or not readable.
 	Documents     []documentRow
 	ShowDocuments bool
@@ -321,9 +327,16 @@ func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 		Timeline:   newTimeline(creds, today, window),
 	}
 	if h.records != nil {
+		// A provider on their own record (the only one this page shows
+		// them) maintains contact details and credentials, and may reveal
+		// their NPI and credential numbers; the store enforces the same.
+		own := a.ID != "" && pr.UserID == a.ID && a.Kind == credtrack.ActorUser
 		p.CanEdit = a.Can(credtrack.PermProviderWrite)
-		p.CanEditCredentials = a.Can(credtrack.PermCredentialWrite)
+		p.CanEditContact = !p.CanEdit && own && a.Can(credtrack.PermOwnRecordWrite)
+		p.CanEditCredentials = a.Can(credtrack.PermCredentialWrite) || (own && a.Can(credtrack.PermOwnRecordWrite))
 		p.CanReveal = a.Can(credtrack.PermSensitiveReveal)
+		p.CanRevealNumbers = p.CanReveal || (own && a.Can(credtrack.PermOwnRecordRead))
+		p.SelfService = !a.Can(credtrack.PermCredentialWrite) && p.CanEditCredentials
 	}
 	if h.auditLog != nil && mayReadRecordReads(a, pr.UserID) {
 		p.ReadsURL = "/providers/" + url.PathEscape(pr.ID) + "/reads"
@@ -388,8 +401,9 @@ func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 				Credential: labels[d.CredentialID], PossibleFraud: d.PossibleFraud,
 			})
 		}
-		p.CanUpload = a.Can(credtrack.PermDocumentWrite)
-		p.CanDeleteDocuments = a.Can(credtrack.PermDocumentWrite)
+		ownWrite := a.Kind == credtrack.ActorUser && a.ID != "" && pr.UserID == a.ID && a.Can(credtrack.PermOwnRecordWrite)
+		p.CanUpload = a.Can(credtrack.PermDocumentWrite) || ownWrite
+		p.CanDeleteDocuments = a.Can(credtrack.PermDocumentWrite) || ownWrite
 		p.MaxUploadMB = h.maxUpload >> 20
 	}
 	h.render(w, r, http.StatusOK, "provider", p)

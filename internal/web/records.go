@@ -29,6 +29,9 @@ type Records interface {
 	RevealCredentialNumber(ctx context.Context, id string) (string, error)
 	// FindDocuments lists a provider's documents (audited).
 	FindDocuments(ctx context.Context, providerID string) ([]*credtrack.Document, error)
+	// UpdateProviderContact changes a provider's email and phone only
+	// (provider.write, or own.write on one's own record), audited.
+	UpdateProviderContact(ctx context.Context, providerID, email, phone string) error
 }
 
 // Documents stores, serves and verifies document files. *docs.Service
@@ -45,6 +48,8 @@ func init() {
 	pageNames = append(pageNames, "provider_form", "credential_form", "credential_type", "reveal", "document_verify")
 	flashes["provider-created"] = Flash{Kind: "info", Text: "The provider was added."}
 	flashes["provider-saved"] = Flash{Kind: "info", Text: "The provider was saved."}
+	flashes["contact-saved"] = Flash{Kind: "info", Text: "Your contact details were saved."}
+	flashes["credential-pending"] = Flash{Kind: "info", Text: "The credential was saved. It shows as pending verification until your credentialing team verifies it."}
 	flashes["provider-deleted"] = Flash{Kind: "info", Text: "The provider and their credentials and documents were deleted."}
 	flashes["credential-added"] = Flash{Kind: "info", Text: "The credential was added."}
 	flashes["credential-saved"] = Flash{Kind: "info", Text: "The credential was saved."}
@@ -79,6 +84,9 @@ type providerForm struct {
 	// keep the stored value when left blank.
 	NPIOnFile, SSNOnFile string
 	DOBOnFile            bool
+	// ContactOnly shows only the fields a provider maintains on their
+	// own record (sqlstore.ContactFields): email and phone.
+	ContactOnly bool
 }
 
 // providerFields are the form's values.
@@ -225,6 +233,56 @@ func (h *Handler) handleProviderUpdate(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, base, http.StatusSeeOther)
 }
 
+// handleProviderContactEdit shows a provider their own contact details
+// (email and phone), the part of their record they maintain themselves.
+func (h *Handler) handleProviderContactEdit(w http.ResponseWriter, r *http.Request) {
+	if !h.recordsReady(w, r, false) {
+		return
+	}
+	p, err := h.providers.FindProviderByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	h.renderContactForm(w, r, http.StatusOK, p, providerFields{Email: p.Email, Phone: p.Phone}, "")
+}
+
+func (h *Handler) renderContactForm(w http.ResponseWriter, r *http.Request, status int, p *credtrack.Provider, f providerFields, msg string) {
+	pf := h.newProviderForm(w, r, "My contact details", f)
+	base := "/providers/" + url.PathEscape(p.ID)
+	pf.Action, pf.Cancel, pf.ContactOnly, pf.Error = base+"/contact", base, true, msg
+	h.render(w, r, status, "provider_form", pf)
+}
+
+// handleProviderContactUpdate saves the contact form; the store decides
+// whose record the actor may change.
+func (h *Handler) handleProviderContactUpdate(w http.ResponseWriter, r *http.Request) {
+	if !h.recordsReady(w, r, false) {
+		return
+	}
+	ctx := r.Context()
+	p, err := h.providers.FindProviderByID(ctx, r.PathValue("id"))
+	if err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	if err := parseForm(r); err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	f := providerFields{Email: strings.TrimSpace(r.PostForm.Get("email")), Phone: strings.TrimSpace(r.PostForm.Get("phone"))}
+	if err := h.records.UpdateProviderContact(ctx, p.ID, f.Email, f.Phone); err != nil {
+		if credtrack.ErrorCode(err) != credtrack.EINVALID {
+			h.renderError(w, r, err)
+			return
+		}
+		h.renderContactForm(w, r, http.StatusUnprocessableEntity, p, f, credtrack.ErrorMessage(err))
+		return
+	}
+	h.setFlash(w, "contact-saved")
+	http.Redirect(w, r, "/providers/"+url.PathEscape(p.ID), http.StatusSeeOther)
+}
+
 // handleProviderDelete deletes a provider, their documents first (so that
 // the encrypted blobs go too), after the confirmation box was ticked.
 func (h *Handler) handleProviderDelete(w http.ResponseWriter, r *http.Request) {
@@ -362,6 +420,12 @@ type credentialForm struct {
 	Issuer, Jurisdiction, IssuedOn, ExpiresOn, Notes, VerifiedOn, VerifiedBy string
 	NumberOnFile                                                             string // mask, on edit
 	Fields                                                                   []formField
+	// SelfService is a provider editing their own record: no verification
+	// fields (the store keeps what they enter pending verification).
+	SelfService bool
+	// VerifiedLocked says why a provider sees no delete button: the
+	// credential is verified, and only staff remove it.
+	VerifiedLocked bool
 }
 
 // formField is one type-specific input.
@@ -454,11 +518,18 @@ func (h *Handler) newCredentialForm(w http.ResponseWriter, r *http.Request, c *c
 	cf := credentialForm{Page: h.newPage(w, r, title, "providers"), TypeLabel: c.Type.Label(), Type: string(c.Type), Spec: spec,
 		ProviderName: providerName, Issuer: c.Issuer, Jurisdiction: c.Jurisdiction, IssuedOn: c.IssuedOn.String(),
 		ExpiresOn: c.ExpiresOn.String(), Notes: c.Notes, VerifiedBy: c.VerifiedBy,
-		Fields: credentialFormFields(spec, c.Details, docs)}
+		Fields:      credentialFormFields(spec, c.Details, docs),
+		SelfService: selfService(credtrack.ActorFromContext(r.Context()))}
 	if !c.VerifiedAt.IsZero() {
 		cf.VerifiedOn = credtrack.DateOf(c.VerifiedAt).String()
 	}
 	return cf
+}
+
+// selfService reports that a maintains credentials only through the
+// "own record" permission: a provider on their own record.
+func selfService(a credtrack.Actor) bool {
+	return !a.Can(credtrack.PermCredentialWrite) && a.Can(credtrack.PermOwnRecordWrite)
 }
 
 // documentsFor lists a provider's documents for the certificate choice,
@@ -543,7 +614,11 @@ func (h *Handler) handleCredentialCreate(w http.ResponseWriter, r *http.Request)
 		h.render(w, r, http.StatusUnprocessableEntity, "credential_form", cf)
 		return
 	}
-	h.setFlash(w, "credential-added")
+	if selfService(credtrack.ActorFromContext(ctx)) {
+		h.setFlash(w, "credential-pending")
+	} else {
+		h.setFlash(w, "credential-added")
+	}
 	http.Redirect(w, r, base, http.StatusSeeOther)
 }
 
@@ -567,6 +642,10 @@ func (h *Handler) handleCredentialEdit(w http.ResponseWriter, r *http.Request) {
 	cf := h.newCredentialForm(w, r, c, p.FullName(), h.documentsFor(ctx, p.ID, c.Type.Spec()))
 	cf.Action, cf.Cancel = "/credentials/"+url.PathEscape(c.ID)+"/edit", "/providers/"+url.PathEscape(p.ID)
 	cf.DeleteAction = "/credentials/" + url.PathEscape(c.ID) + "/delete"
+	if cf.SelfService && !c.VerifiedAt.IsZero() {
+		// The store refuses a provider's delete of a verified credential.
+		cf.DeleteAction, cf.VerifiedLocked = "", true
+	}
 	cf.NumberOnFile = maskIf(c.NumberLast4)
 	if cf.NumberOnFile == "" && c.Number != "" {
 		cf.NumberOnFile = "••••"
@@ -605,13 +684,20 @@ func (h *Handler) handleCredentialUpdate(w http.ResponseWriter, r *http.Request)
 		cf := h.newCredentialForm(w, r, c, "", h.documentsFor(ctx, c.ProviderID, c.Type.Spec()))
 		cf.Action, cf.Cancel, cf.Error = "/credentials/"+url.PathEscape(c.ID)+"/edit", base, credtrack.ErrorMessage(err)
 		cf.DeleteAction = "/credentials/" + url.PathEscape(c.ID) + "/delete"
+		if cf.SelfService && !c.VerifiedAt.IsZero() {
+			cf.DeleteAction, cf.VerifiedLocked = "", true
+		}
 		if hadNumber {
 			cf.NumberOnFile = cmpMask(last4)
 		}
 		h.render(w, r, http.StatusUnprocessableEntity, "credential_form", cf)
 		return
 	}
-	h.setFlash(w, "credential-saved")
+	if selfService(credtrack.ActorFromContext(ctx)) {
+		h.setFlash(w, "credential-pending")
+	} else {
+		h.setFlash(w, "credential-saved")
+	}
 	http.Redirect(w, r, base, http.StatusSeeOther)
 }
 

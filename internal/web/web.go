@@ -428,21 +428,32 @@ func (h *Handler) routeTable() []route {
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
 		{pattern: "POST /providers/{id}/edit", handler: h.handleProviderUpdate,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
+		// A provider keeps their own email and phone; the store limits
+		// own.write to the record linked to the actor.
+		{pattern: "GET /providers/{id}/contact", handler: h.handleProviderContactEdit,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite, Own: credtrack.PermOwnRecordWrite}},
+		{pattern: "POST /providers/{id}/contact", handler: h.handleProviderContactUpdate,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite, Own: credtrack.PermOwnRecordWrite}},
 		// Reveal shows one sensitive value once; the store audits it first.
+		// A provider may reveal their own NPI and credential numbers (the
+		// store refuses their SSN and date of birth, and others' records).
 		{pattern: "POST /providers/{id}/reveal", handler: h.handleProviderReveal,
-			policy: Policy{SignedIn: true, Permission: credtrack.PermSensitiveReveal}},
+			policy: Policy{SignedIn: true, Permission: credtrack.PermSensitiveReveal, Own: credtrack.PermOwnRecordRead}},
+		// Credential and document writes: staff on every record, a
+		// provider on their own (own.write, enforced by the store; what
+		// a provider enters stays pending verification).
 		{pattern: "GET /providers/{id}/credentials/new", handler: h.handleCredentialNew,
-			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite}},
+			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite, Own: credtrack.PermOwnRecordWrite}},
 		{pattern: "POST /providers/{id}/credentials", handler: h.handleCredentialCreate,
-			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite}},
+			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite, Own: credtrack.PermOwnRecordWrite}},
 		{pattern: "GET /credentials/{id}/edit", handler: h.handleCredentialEdit,
-			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite}},
+			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite, Own: credtrack.PermOwnRecordWrite}},
 		{pattern: "POST /credentials/{id}/edit", handler: h.handleCredentialUpdate,
-			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite}},
+			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite, Own: credtrack.PermOwnRecordWrite}},
 		{pattern: "POST /credentials/{id}/reveal", handler: h.handleCredentialReveal,
-			policy: Policy{SignedIn: true, Permission: credtrack.PermSensitiveReveal}},
+			policy: Policy{SignedIn: true, Permission: credtrack.PermSensitiveReveal, Own: credtrack.PermOwnRecordRead}},
 		{pattern: "POST /providers/{id}/documents", handler: h.handleDocumentUpload, maxBody: h.maxUpload + multipartOverhead,
-			policy: Policy{SignedIn: true, Permission: credtrack.PermDocumentWrite}},
+			policy: Policy{SignedIn: true, Permission: credtrack.PermDocumentWrite, Own: credtrack.PermOwnRecordWrite}},
 		// The store lets a provider-role member open documents of their own record only.
 		{pattern: "GET /documents/{id}", handler: h.handleDocumentDownload,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermDocumentRead, Own: credtrack.PermOwnRecordRead}},
@@ -452,9 +463,9 @@ func (h *Handler) routeTable() []route {
 			policy: Policy{SignedIn: true, Permission: credtrack.PermDocumentRead}},
 		// Deletions last: they need a ticked confirmation box (documents excepted).
 		{pattern: "POST /documents/{id}/delete", handler: h.handleDocumentDelete,
-			policy: Policy{SignedIn: true, Permission: credtrack.PermDocumentWrite}},
+			policy: Policy{SignedIn: true, Permission: credtrack.PermDocumentWrite, Own: credtrack.PermOwnRecordWrite}},
 		{pattern: "POST /credentials/{id}/delete", handler: h.handleCredentialDelete,
-			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite}},
+			policy: Policy{SignedIn: true, Permission: credtrack.PermCredentialWrite, Own: credtrack.PermOwnRecordWrite}},
 		{pattern: "POST /providers/{id}/delete", handler: h.handleProviderDelete,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
 		// The store answers ENOTFOUND unless the record is the actor's
