@@ -74,6 +74,9 @@ func (db *DB) CreateCredential(ctx context.Context, c *credtrack.Credential) err
 			denied = true
 			return credtrack.Errorf(credtrack.ENOTFOUND, "not found")
 		}
+		if err := tx.checkDocumentDetails(org, c, nil); err != nil {
+			return err
+		}
 		c.ID, c.OrgID, c.CreatedAt, c.UpdatedAt = credtrack.NewID(), org, tx.now, tx.now
 		number, err := db.seal(org, "credentials", "number", c.ID, c.Number)
 		if err != nil {
@@ -132,4 +135,28 @@ func (db *DB) FindCredentialByID(ctx context.Context, id string) (*credtrack.Cre
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkDocumentDetails refuses a type-specific document field (such as a
+// CE certificate) that names anything but a document of the credential's
+// own provider, so that a provider maintaining their record cannot point
+// at another provider's document. A value kept from before (old) is not
+// checked again: the document may since have been deleted, and that must
+// not block other changes.
+func (tx *Tx) checkDocumentDetails(org string, c *credtrack.Credential, old map[string]string) error {
+	for _, f := range c.Type.Spec().Fields {
+		id := c.Details[f.Key]
+		if f.Kind != credtrack.FieldDocument || id == "" || id == old[f.Key] {
+			continue
+		}
+		var n int
+		if err := tx.queryRow("SELECT count(*) FROM documents WHERE id = ? AND org_id = ? AND provider_id = ?",
+			id, org, c.ProviderID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return credtrack.Errorf(credtrack.EINVALID, "%s: choose one of this provider's documents", f.Label)
+		}
+	}
+	return nil
 }

@@ -271,6 +271,9 @@ func (db *DB) UpdateCredential(ctx context.Context, c *credtrack.Credential) err
 		if err := c.Validate(); err != nil {
 			return err
 		}
+		if err := tx.checkDocumentDetails(org, c, old.Details); err != nil {
+			return err
+		}
 		var changed []string
 		diff := func(name string, a, b any) {
 			if a != b {

@@ -69,6 +69,10 @@ func TestProviderSelfService(t *testing.T) {
 		if err := db.CreateCredential(me, ce); err != nil {
 			t.Fatal(err)
 		}
+		// A certificate must be a document of their own record.
+		forged := &credtrack.Credential{ProviderID: mine.ID, Type: credtrack.CredCE, Jurisdiction: "MO", IssuedOn: today,
+			Details: map[string]string{"hours": "1", "certificate_document_id": "someone-elses-document"}}
+		wantCode(t, db.CreateCredential(me, forged), credtrack.EINVALID)
 		got, err := db.FindCredentialByID(me, ce.ID)
 		if err != nil {
 			t.Fatal(err)
