@@ -21,6 +21,15 @@ type RosterService interface {
 	// in details) in the same transaction. It sets the IDs. The actor needs
 	// provider.write and credential.write.
 	ImportRoster(ctx context.Context, importID string, entries []*RosterEntry) error
+	// PrepareRoster splits ImportRoster in two so that an import can
+	// prepare one batch while the previous one is written: it checks the
+	// actor and the entries, sets the IDs, seals, indexes and builds the
+	// events without touching the database, and returns the write, which
+	// stores the batch as ImportRoster does (one transaction, commit or
+	// nothing). Writes must run in the order their batches were prepared
+	// for the records to keep increasing IDs; the events are chained in
+	// the order the writes run.
+	PrepareRoster(ctx context.Context, importID string, entries []*RosterEntry) (write func() error, err error)
 	// ExportRoster calls fn with every provider of the organization, in
 	// name order, with its credentials. NPI is always opened; SSN, date of
 	// birth and credential numbers only when the actor holds

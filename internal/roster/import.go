@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"credtrack"
 )
@@ -127,7 +129,7 @@ func (o *Options) defaults() {
 func Check(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 	opts.defaults()
 	rep := &Report{ImportID: opts.ImportID, Mode: DryRun, maxErrors: opts.MaxErrors}
-	err := scan(ctx, r, rep, opts, "checking", nil)
+	err := scan(ctx, r, rep, opts, "checking", nil, nil)
 	return rep, err
 }
 
@@ -138,19 +140,25 @@ func Check(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 func Read(ctx context.Context, r io.Reader, opts Options, emit func(*credtrack.RosterEntry) error) (*Report, error) {
 	opts.defaults()
 	rep := &Report{ImportID: opts.ImportID, Mode: DryRun, maxErrors: opts.MaxErrors}
-	err := scan(ctx, r, rep, opts, "reading", emit)
+	err := scan(ctx, r, rep, opts, "reading", emit, nil)
 	return rep, err
 }
 
 // scan reads r group by group, counting into rep, and hands each valid
-// provider to emit (when set).
+// provider to emit (when set). written, when set, gives the providers
+// written so far for the progress reports (an import writes them on
+// another goroutine).
 func scan(ctx context.Context, r io.Reader, rep *Report, opts Options, phase string,
-	emit func(*credtrack.RosterEntry) error) error {
+	emit func(*credtrack.RosterEntry) error, written *atomic.Int64) error {
 	s := newScanner(r, rep, opts.Today())
 	progress := func() {
 		rep.Bytes = s.g.n
 		if opts.Progress != nil {
-			opts.Progress(Progress{Phase: phase, Bytes: s.g.n, Rows: rep.Rows, Written: rep.ProvidersWritten})
+			w := rep.ProvidersWritten
+			if written != nil {
+				w = int(written.Load())
+			}
+			opts.Progress(Progress{Phase: phase, Bytes: s.g.n, Rows: rep.Rows, Written: w})
 		}
 	}
 	defer progress()
@@ -196,11 +204,11 @@ func Import(ctx context.Context, store Store, open Source, opts Options) (*Repor
 	var err error
 	switch opts.Mode {
 	case DryRun:
-		err = readAll(open, func(r io.Reader) error { return scan(ctx, r, rep, opts, "checking", nil) })
+		err = readAll(open, func(r io.Reader) error { return scan(ctx, r, rep, opts, "checking", nil, nil) })
 	case SkipInvalid:
 		err = readAll(open, func(r io.Reader) error { return write(ctx, store, r, rep, opts) })
 	case AllOrNothing:
-		err = readAll(open, func(r io.Reader) error { return scan(ctx, r, rep, opts, "checking", nil) })
+		err = readAll(open, func(r io.Reader) error { return scan(ctx, r, rep, opts, "checking", nil, nil) })
 		if err == nil && rep.OK() {
 			// Every row is valid: read the file again and write it. The
 			// second pass counts afresh; a row that has become invalid
@@ -228,41 +236,104 @@ func readAll(open Source, fn func(io.Reader) error) error {
 	return fn(f)
 }
 
-// write reads r and writes every valid provider in batches.
+// write reads r and writes every valid provider in batches, in a
+// pipeline of three goroutines so that the two cores a small server has
+// both work: one reads and checks the file and cuts it into batches, one
+// prepares each batch (IDs, sealing, blind indexes, events: the store's
+// PrepareRoster), and the calling goroutine writes the prepared batches
+// one transaction each, in file order. The hand-offs are unbuffered, so
+// at most three batches are in memory whatever the file's size. The first
+// failure stops all three; the batches written before it stay written, as
+// they did when one goroutine did everything (each batch is its own
+// transaction and the report counts what was written).
 func write(ctx context.Context, store Store, r io.Reader, rep *Report, opts Options) error {
-	batch := make([]*credtrack.RosterEntry, 0, opts.BatchSize)
-	flush := func() error {
-		if len(batch) == 0 {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type prepared struct {
+		write                  func() error
+		providers, credentials int
+		err                    error
+	}
+	batches := make(chan []*credtrack.RosterEntry)
+	ready := make(chan prepared)
+	var written atomic.Int64
+	var scanErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // read and check
+		defer wg.Done()
+		defer close(batches)
+		batch := make([]*credtrack.RosterEntry, 0, opts.BatchSize)
+		send := func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			batch = make([]*credtrack.RosterEntry, 0, opts.BatchSize)
 			return nil
 		}
-		if err := store.ImportRoster(ctx, opts.ImportID, batch); err != nil {
-			return err
+		err := scan(ctx, r, rep, opts, "importing", func(e *credtrack.RosterEntry) error {
+			if opts.Mode == AllOrNothing && !rep.OK() {
+				return errChanged
+			}
+			batch = append(batch, e)
+			if len(batch) == opts.BatchSize {
+				return send()
+			}
+			return nil
+		}, &written)
+		if errors.Is(err, errChanged) || err == nil && opts.Mode == AllOrNothing && !rep.OK() {
+			err = errChanged
 		}
-		for _, e := range batch {
-			rep.ProvidersWritten++
-			rep.CredentialsWritten += len(e.Credentials)
+		if err == nil {
+			err = send()
 		}
-		clear(batch)
-		batch = batch[:0]
-		return nil
+		scanErr = err
+	}()
+	go func() { // prepare
+		defer wg.Done()
+		defer close(ready)
+		for b := range batches {
+			p := prepared{providers: len(b)}
+			for _, e := range b {
+				p.credentials += len(e.Credentials)
+			}
+			p.write, p.err = store.PrepareRoster(ctx, opts.ImportID, b)
+			select {
+			case ready <- p:
+			case <-ctx.Done():
+				return
+			}
+			if p.err != nil {
+				return
+			}
+		}
+	}()
+	var err error
+	for p := range ready { // write, in order
+		if err = p.err; err == nil {
+			err = p.write()
+		}
+		if err != nil {
+			break
+		}
+		rep.ProvidersWritten += p.providers
+		rep.CredentialsWritten += p.credentials
+		written.Store(int64(rep.ProvidersWritten))
 	}
-	err := scan(ctx, r, rep, opts, "importing", func(e *credtrack.RosterEntry) error {
-		if opts.Mode == AllOrNothing && !rep.OK() {
-			return errChanged
-		}
-		batch = append(batch, e)
-		if len(batch) == opts.BatchSize {
-			return flush()
-		}
-		return nil
-	})
-	if errors.Is(err, errChanged) || err == nil && opts.Mode == AllOrNothing && !rep.OK() {
-		return errChanged
+	cancel()
+	for range ready { // let the preparer finish after a failure
 	}
+	wg.Wait()
 	if err != nil {
 		return err
 	}
-	return flush()
+	// The reader has finished (wg.Wait), so its error and rep are settled.
+	return scanErr
 }
 
 // recordSummary appends the import's summary event.

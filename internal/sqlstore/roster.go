@@ -56,109 +56,151 @@ func (tx *Tx) insertRows(table, cols string, ncols int, rows [][]any) error {
 }
 
 // ImportRoster stores a batch of roster entries in one transaction (see
-// credtrack.RosterService). Each provider and credential is validated
-// again, sealed and indexed as CreateProvider and CreateCredential do, and
-// gets its own "provider.created" or "credential.created" event, with the
-// import ID in details, appended to the organization's chain in the same
-// transaction: every imported record is on the record by itself, and the
-// batch commits or rolls back with its events. The rows go in with
-// multi-row INSERTs and the events with the group-commit path's chained
-// multi-row append, so a batch costs a few statements per 64 records
-// instead of five per record.
+// credtrack.RosterService): PrepareRoster, then the write it returns.
 func (db *DB) ImportRoster(ctx context.Context, importID string, entries []*credtrack.RosterEntry) error {
-	org, err := credtrack.OrgIDFromContext(ctx)
+	write, err := db.PrepareRoster(ctx, importID, entries)
 	if err != nil {
 		return err
 	}
+	return write()
+}
+
+// PrepareRoster does the work of ImportRoster that needs no database (see
+// credtrack.RosterService) and returns the write of the batch. Each
+// provider and credential is validated again, gets its ID, and is sealed
+// and indexed as CreateProvider and CreateCredential do; each gets its own
+// "provider.created" or "credential.created" event, with the import ID in
+// details. The write then inserts the rows and appends the events to the
+// organization's chain in one transaction: every imported record is on the
+// record by itself, and the batch commits or rolls back with its events.
+// The rows go in with multi-row INSERTs and the events with the
+// group-commit path's chained multi-row append, so a batch costs a few
+// statements per 64 records instead of five per record.
+//
+// The IDs of the records and of their events are orderedIDs, so that the
+// inserts into the primary keys, the credentials' provider index and the
+// audit log's target index append instead of landing on random pages.
+func (db *DB) PrepareRoster(ctx context.Context, importID string, entries []*credtrack.RosterEntry) (func() error, error) {
+	org, err := credtrack.OrgIDFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if err := credtrack.Authorize(ctx, credtrack.PermProviderWrite); err != nil {
-		return err
+		return nil, err
 	}
 	if err := credtrack.Authorize(ctx, credtrack.PermCredentialWrite); err != nil {
-		return err
+		return nil, err
 	}
+	records := len(entries)
 	for _, e := range entries {
 		if err := e.Provider.Validate(); err != nil {
-			return err
+			return nil, err
 		}
 		for _, c := range e.Credentials {
 			c.ProviderID = "pending" // Validate wants one; the real ID is set below
 			if err := c.Validate(); err != nil {
-				return err
+				return nil, err
 			}
+		}
+		records += len(e.Credentials)
+	}
+	a := credtrack.ActorFromContext(ctx)
+	// One ID per record, then one per event: providers and credentials
+	// each come out in increasing order, and so do the events.
+	ids := orderedIDs(2 * records)
+	recIDs, evIDs := ids[:records], ids[records:]
+	events := make([]auditReq, 0, records)
+	event := func(action, targetType, targetID string, details map[string]string) {
+		events = append(events, auditReq{ev: &credtrack.AuditEvent{
+			ID: evIDs[len(events)], OrgID: org, ActorKind: a.Kind, ActorID: a.ID, ActorRole: a.Role,
+			Action: action, TargetType: targetType, TargetID: targetID, Outcome: credtrack.OutcomeSuccess,
+			IP: a.IP, UserAgent: a.UserAgent, RequestID: a.RequestID, Details: details,
+		}})
+	}
+	prows := make([][]any, 0, len(entries))
+	crows := make([][]any, 0, records-len(entries))
+	next := 0
+	for _, e := range entries {
+		p := e.Provider
+		p.ID, p.OrgID = recIDs[next], org
+		next++
+		npi, err := db.seal(org, "providers", "npi", p.ID, p.NPI)
+		if err != nil {
+			return nil, err
+		}
+		ssn, err := db.seal(org, "providers", "ssn", p.ID, p.SSN)
+		if err != nil {
+			return nil, err
+		}
+		dob, err := db.seal(org, "providers", "dob", p.ID, p.DOB.String())
+		if err != nil {
+			return nil, err
+		}
+		var userID any
+		if p.UserID != "" {
+			userID = p.UserID
+		}
+		p.NPILast4, p.SSNLast4, p.HasDOB = credtrack.Last4(p.NPI), credtrack.Last4(p.SSN), !p.DOB.IsZero()
+		// created_at and updated_at (the last two) are set by the write,
+		// at its transaction's time.
+		prows = append(prows, []any{p.ID, org, userID, p.FirstName, p.MiddleName, p.LastName, p.Suffix, sortName(p),
+			p.Email, p.Phone, string(p.Profession), p.Specialty, p.Employer, p.State,
+			npi, db.sealer.Index(org, "npi", p.NPI), p.NPILast4,
+			ssn, db.sealer.Index(org, "ssn", p.SSN), p.SSNLast4,
+			dob, p.Active, nil, nil})
+		event("provider.created", "provider", p.ID, map[string]string{"profession": string(p.Profession), "import": importID})
+		for _, c := range e.Credentials {
+			c.ID, c.OrgID, c.ProviderID = recIDs[next], org, p.ID
+			next++
+			number, err := db.seal(org, "credentials", "number", c.ID, c.Number)
+			if err != nil {
+				return nil, err
+			}
+			details := []byte("{}")
+			if len(c.Details) > 0 {
+				if details, err = json.Marshal(c.Details); err != nil {
+					return nil, err
+				}
+			}
+			crows = append(crows, []any{c.ID, org, c.ProviderID, string(c.Type), c.Issuer, c.Jurisdiction, number,
+				db.sealer.Index(org, "credential."+string(c.Type), c.Number), c.NumberLast4,
+				dateStr(c.IssuedOn), dateStr(c.ExpiresOn), ts(c.VerifiedAt), c.VerifiedBy, c.Notes, string(details),
+				nil, nil})
+			event("credential.created", "credential", c.ID,
+				map[string]string{"type": string(c.Type), "provider_id": p.ID, "import": importID})
 		}
 	}
-	return db.update(ctx, func(tx *Tx) error {
-		a := credtrack.ActorFromContext(ctx)
-		event := func(action, targetType, targetID string, details map[string]string) auditReq {
-			return auditReq{ev: &credtrack.AuditEvent{
-				OrgID: org, ActorKind: a.Kind, ActorID: a.ID, ActorRole: a.Role,
-				Action: action, TargetType: targetType, TargetID: targetID, Outcome: credtrack.OutcomeSuccess,
-				IP: a.IP, UserAgent: a.UserAgent, RequestID: a.RequestID, Details: details,
-			}}
-		}
-		var prows, crows [][]any
-		var events []auditReq
-		for _, e := range entries {
-			p := e.Provider
-			p.ID, p.OrgID, p.CreatedAt, p.UpdatedAt = credtrack.NewID(), org, tx.now, tx.now
-			npi, err := db.seal(org, "providers", "npi", p.ID, p.NPI)
-			if err != nil {
-				return err
+	write := func() error {
+		return db.update(ctx, func(tx *Tx) error {
+			now := ts(tx.now)
+			for _, r := range prows {
+				r[22], r[23] = now, now
 			}
-			ssn, err := db.seal(org, "providers", "ssn", p.ID, p.SSN)
-			if err != nil {
-				return err
+			for _, r := range crows {
+				r[15], r[16] = now, now
 			}
-			dob, err := db.seal(org, "providers", "dob", p.ID, p.DOB.String())
-			if err != nil {
-				return err
-			}
-			var userID any
-			if p.UserID != "" {
-				userID = p.UserID
-			}
-			p.NPILast4, p.SSNLast4, p.HasDOB = credtrack.Last4(p.NPI), credtrack.Last4(p.SSN), !p.DOB.IsZero()
-			prows = append(prows, []any{p.ID, org, userID, p.FirstName, p.MiddleName, p.LastName, p.Suffix, sortName(p),
-				p.Email, p.Phone, string(p.Profession), p.Specialty, p.Employer, p.State,
-				npi, db.sealer.Index(org, "npi", p.NPI), p.NPILast4,
-				ssn, db.sealer.Index(org, "ssn", p.SSN), p.SSNLast4,
-				dob, p.Active, ts(p.CreatedAt), ts(p.UpdatedAt)})
-			events = append(events, event("provider.created", "provider", p.ID,
-				map[string]string{"profession": string(p.Profession), "import": importID}))
-			for _, c := range e.Credentials {
-				c.ID, c.OrgID, c.ProviderID, c.CreatedAt, c.UpdatedAt = credtrack.NewID(), org, p.ID, tx.now, tx.now
-				number, err := db.seal(org, "credentials", "number", c.ID, c.Number)
-				if err != nil {
-					return err
+			for _, e := range entries {
+				e.Provider.CreatedAt, e.Provider.UpdatedAt = tx.now, tx.now
+				for _, c := range e.Credentials {
+					c.CreatedAt, c.UpdatedAt = tx.now, tx.now
 				}
-				details := []byte("{}")
-				if len(c.Details) > 0 {
-					if details, err = json.Marshal(c.Details); err != nil {
-						return err
-					}
-				}
-				crows = append(crows, []any{c.ID, org, c.ProviderID, string(c.Type), c.Issuer, c.Jurisdiction, number,
-					db.sealer.Index(org, "credential."+string(c.Type), c.Number), c.NumberLast4,
-					dateStr(c.IssuedOn), dateStr(c.ExpiresOn), ts(c.VerifiedAt), c.VerifiedBy, c.Notes, string(details),
-					ts(c.CreatedAt), ts(c.UpdatedAt)})
-				events = append(events, event("credential.created", "credential", c.ID,
-					map[string]string{"type": string(c.Type), "provider_id": p.ID, "import": importID}))
 			}
-		}
-		if err := tx.insertRows("providers", providerInsertCols, 24, prows); err != nil {
-			return err
-		}
-		if err := tx.insertRows("credentials", credentialInsertCols, 17, crows); err != nil {
-			return err
-		}
-		if err := tx.appendBatch(events); err != nil {
-			return err
-		}
-		if len(events) > 0 {
-			credtrack.MarkAudited(ctx)
-		}
-		return nil
-	})
+			if err := tx.insertRows("providers", providerInsertCols, 24, prows); err != nil {
+				return err
+			}
+			if err := tx.insertRows("credentials", credentialInsertCols, 17, crows); err != nil {
+				return err
+			}
+			if err := tx.appendBatch(events); err != nil {
+				return err
+			}
+			if len(events) > 0 {
+				credtrack.MarkAudited(ctx)
+			}
+			return nil
+		})
+	}
+	return write, nil
 }
 
 // rosterPage is how many providers one read of an export fetches.
