@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"credtrack"
@@ -35,15 +36,19 @@ type canonicalEvent struct {
 }
 
 func (db *DB) chainHash(prev []byte, ev *credtrack.AuditEvent) []byte {
-	c := canonicalEvent{ev.ID, ev.OrgID, ev.Seq, ev.At.UnixMicro(), string(ev.ActorKind), ev.ActorID,
-		string(ev.ActorRole), ev.Action, ev.TargetType, ev.TargetID, string(ev.Outcome), ev.IP,
-		ev.UserAgent, ev.RequestID, ev.Details}
-	b, _ := json.Marshal(c) // cannot fail: strings and a string map only
+	// The bytes of canonicalEvent as json.Marshal writes them (canonjson.go).
+	buf := canonBufs.Get().(*[]byte)
+	b := appendCanonical((*buf)[:0], ev)
 	mac := hmac.New(sha256.New, db.auditKey)
 	mac.Write(prev)
 	mac.Write(b)
+	*buf = b
+	canonBufs.Put(buf)
 	return mac.Sum(nil)
 }
+
+// canonBufs holds the scratch buffers of chainHash.
+var canonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // audit appends an event for the actor in the transaction's context. It is
 // called inside the transaction of the change it describes, so the change

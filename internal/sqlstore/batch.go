@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -202,7 +201,7 @@ func (tx *Tx) appendBatch(batch []auditReq) error {
 				ev.Seq, ev.PrevHash = seq, prev
 				ev.Hash = tx.db.chainHash(prev, ev)
 				prev = ev.Hash
-				details, _ := json.Marshal(ev.Details)
+				details := appendJSONMap(nil, ev.Details) // json.Marshal's bytes (canonjson.go)
 				args = append(args, ev.ID, ev.OrgID, ev.Seq, ev.At.UnixMicro(), string(ev.ActorKind), ev.ActorID,
 					string(ev.ActorRole), ev.Action, ev.TargetType, ev.TargetID, string(ev.Outcome), ev.IP, ev.UserAgent,
 					ev.RequestID, string(details), ev.PrevHash, ev.Hash)
