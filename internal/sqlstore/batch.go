@@ -145,6 +145,10 @@ func (r *auditReq) result(commitErr error) error {
 // each), far below the parameter limits of both backends.
 const insertChunk = 64
 
+// auditInsertTypes are the PostgreSQL types of auditColumns.
+var auditInsertTypes = []string{"text", "text", "bigint", "bigint", "text", "text", "text", "text", "text", "text",
+	"text", "text", "text", "text", "text", "bytea", "bytea"}
+
 // appendBatch links a batch of events into their organizations' chains
 // with the same rows and hashes that appendEvent would write one by one,
 // but with a fixed number of statements per organization instead of four
@@ -181,30 +185,41 @@ func (tx *Tx) appendBatch(batch []auditReq) error {
 		if err := tx.queryRow(lock, org).Scan(&seq, &prev); err != nil {
 			return fmt.Errorf("sqlstore: audit head: %w", err)
 		}
-		for start := 0; start < len(evs); start += insertChunk {
-			chunk := evs[start:min(start+insertChunk, len(evs))]
+		rows := make([][]any, 0, len(evs))
+		for _, ev := range evs {
+			if ev.ID == "" {
+				ev.ID = credtrack.NewID()
+			}
+			if ev.At.IsZero() {
+				ev.At = tx.now
+			}
+			if ev.Details == nil {
+				ev.Details = map[string]string{}
+			}
+			if ev.ActorKind == "" {
+				ev.ActorKind = credtrack.ActorAnonymous
+			}
+			seq++
+			ev.Seq, ev.PrevHash = seq, prev
+			ev.Hash = tx.db.chainHash(prev, ev)
+			prev = ev.Hash
+			details := appendJSONMap(nil, ev.Details) // json.Marshal's bytes (canonjson.go)
+			rows = append(rows, []any{ev.ID, ev.OrgID, ev.Seq, ev.At.UnixMicro(), string(ev.ActorKind), ev.ActorID,
+				string(ev.ActorRole), ev.Action, ev.TargetType, ev.TargetID, string(ev.Outcome), ev.IP, ev.UserAgent,
+				ev.RequestID, string(details), ev.PrevHash, ev.Hash})
+		}
+		if tx.db.backend == Postgres && len(rows) > insertChunk {
+			// A roster import's batch: one statement from arrays (see insertRows).
+			if err := tx.insertArrays("audit_events", auditColumns, auditInsertTypes, rows); err != nil {
+				return fmt.Errorf("sqlstore: insert audit events: %w", err)
+			}
+			rows = nil
+		}
+		for start := 0; start < len(rows); start += insertChunk {
+			chunk := rows[start:min(start+insertChunk, len(rows))]
 			args := make([]any, 0, 17*len(chunk))
-			for _, ev := range chunk {
-				if ev.ID == "" {
-					ev.ID = credtrack.NewID()
-				}
-				if ev.At.IsZero() {
-					ev.At = tx.now
-				}
-				if ev.Details == nil {
-					ev.Details = map[string]string{}
-				}
-				if ev.ActorKind == "" {
-					ev.ActorKind = credtrack.ActorAnonymous
-				}
-				seq++
-				ev.Seq, ev.PrevHash = seq, prev
-				ev.Hash = tx.db.chainHash(prev, ev)
-				prev = ev.Hash
-				details := appendJSONMap(nil, ev.Details) // json.Marshal's bytes (canonjson.go)
-				args = append(args, ev.ID, ev.OrgID, ev.Seq, ev.At.UnixMicro(), string(ev.ActorKind), ev.ActorID,
-					string(ev.ActorRole), ev.Action, ev.TargetType, ev.TargetID, string(ev.Outcome), ev.IP, ev.UserAgent,
-					ev.RequestID, string(details), ev.PrevHash, ev.Hash)
+			for _, r := range chunk {
+				args = append(args, r...)
 			}
 			row := "(" + placeholders(17) + ")"
 			q := "INSERT INTO audit_events (" + auditColumns + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", len(chunk)), ", ")

@@ -75,10 +75,10 @@ func (db *DB) PlainRosterInsertForBenchmark(ctx context.Context, orgID string, e
 				ts(c.VerifiedAt), c.VerifiedBy, c.Notes, string(details), ts(tx.now), ts(tx.now)})
 		}
 	}
-	if err := tx.insertRows("bench_plain_providers", providerInsertCols, 24, prows); err != nil {
+	if err := tx.insertRows("bench_plain_providers", providerInsertCols, providerInsertTypes, prows); err != nil {
 		return err
 	}
-	if err := tx.insertRows("bench_plain_credentials", credentialInsertCols, 17, crows); err != nil {
+	if err := tx.insertRows("bench_plain_credentials", credentialInsertCols, credentialInsertTypes, crows); err != nil {
 		return err
 	}
 	return sqltx.Commit()

@@ -23,15 +23,40 @@ const providerInsertCols = `id, org_id, user_id, first_name, middle_name, last_n
 const credentialInsertCols = `id, org_id, provider_id, type, issuer, jurisdiction, number_enc,
 	number_bidx, number_last4, issued_on, expires_on, verified_at, verified_by, notes, details, created_at, updated_at`
 
+// The column types of providerInsertCols and credentialInsertCols, for
+// the PostgreSQL arrays of insertRows.
+var (
+	providerInsertTypes = []string{"text", "text", "text", "text", "text", "text", "text", "text",
+		"text", "text", "text", "text", "text", "text", "bytea", "bytea", "text", "bytea", "bytea", "text",
+		"bytea", "boolean", "bigint", "bigint"}
+	credentialInsertTypes = []string{"text", "text", "text", "text", "text", "text", "bytea",
+		"bytea", "text", "text", "text", "bigint", "text", "text", "text", "bigint", "bigint"}
+)
+
 // multiInsert returns "INSERT INTO table (cols) VALUES (?,…), (?,…)…" for n rows.
 func multiInsert(table, cols string, ncols, n int) string {
 	row := "(" + placeholders(ncols) + ")"
 	return "INSERT INTO " + table + " (" + cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
-// insertRows inserts rows (each ncols values) with full multi-row chunks
-// and then one statement per remaining row.
-func (tx *Tx) insertRows(table, cols string, ncols int, rows [][]any) error {
+// insertRows inserts rows (each one value per entry of types). On SQLite
+// it uses full multi-row chunks and then one statement per remaining row.
+// On PostgreSQL one statement inserts them all from one array per column
+// (INSERT … SELECT * FROM unnest($1::text[], …)): the same rows, the same
+// constraints, triggers and row-level security checks as a VALUES list,
+// but one small statement text whatever the number of rows, and 24 array
+// parameters to bind instead of 24 per row (binding ~1,500 parameters per
+// 64-row statement was the largest cost of the import on the client).
+// COPY would be faster still but PostgreSQL refuses COPY FROM into tables
+// with row-level security.
+func (tx *Tx) insertRows(table, cols string, types []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if tx.db.backend == Postgres {
+		return tx.insertArrays(table, cols, types, rows)
+	}
+	ncols := len(types)
 	i := 0
 	if len(rows) >= rosterChunk {
 		q := multiInsert(table, cols, ncols, rosterChunk)
@@ -53,6 +78,22 @@ func (tx *Tx) insertRows(table, cols string, ncols int, rows [][]any) error {
 		}
 	}
 	return nil
+}
+
+// insertArrays is insertRows on PostgreSQL: one array per column (nil
+// elements are NULLs), unnested into rows.
+func (tx *Tx) insertArrays(table, cols string, types []string, rows [][]any) error {
+	arrays := make([]any, len(types))
+	params := make([]string, len(types))
+	for j, t := range types {
+		col := make([]any, len(rows))
+		for i, r := range rows {
+			col[i] = r[j]
+		}
+		arrays[j], params[j] = col, "?::"+t+"[]"
+	}
+	_, err := tx.exec("INSERT INTO "+table+" ("+cols+") SELECT * FROM unnest("+strings.Join(params, ", ")+")", arrays...)
+	return err
 }
 
 // ImportRoster stores a batch of roster entries in one transaction (see
@@ -185,10 +226,10 @@ func (db *DB) PrepareRoster(ctx context.Context, importID string, entries []*cre
 					c.CreatedAt, c.UpdatedAt = tx.now, tx.now
 				}
 			}
-			if err := tx.insertRows("providers", providerInsertCols, 24, prows); err != nil {
+			if err := tx.insertRows("providers", providerInsertCols, providerInsertTypes, prows); err != nil {
 				return err
 			}
-			if err := tx.insertRows("credentials", credentialInsertCols, 17, crows); err != nil {
+			if err := tx.insertRows("credentials", credentialInsertCols, credentialInsertTypes, crows); err != nil {
 				return err
 			}
 			if err := tx.appendBatch(events); err != nil {
