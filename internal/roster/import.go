@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"strconv"
-	"sync"
 	"sync/atomic"
 
 	"credtrack"
@@ -237,15 +236,15 @@ func readAll(open Source, fn func(io.Reader) error) error {
 }
 
 // write reads r and writes every valid provider in batches, in a
-// pipeline of three goroutines so that the two cores a small server has
-// both work: one reads and checks the file and cuts it into batches, one
-// prepares each batch (IDs, sealing, blind indexes, events: the store's
-// PrepareRoster), and the calling goroutine writes the prepared batches
-// one transaction each, in file order. The hand-offs are unbuffered, so
-// at most three batches are in memory whatever the file's size. The first
-// failure stops all three; the batches written before it stay written, as
-// they did when one goroutine did everything (each batch is its own
-// transaction and the report counts what was written).
+// two-stage pipeline so that both cores of a small server work: one
+// goroutine reads and checks the file, cuts it into batches and prepares
+// each (IDs, sealing, blind indexes, events: the store's PrepareRoster),
+// while the calling goroutine writes the prepared batches, one transaction
+// each, in file order. The hand-off is unbuffered, so at most two prepared
+// batches (one being written, one waiting) are in memory whatever the
+// file's size. The first failure stops both; the batches written before it
+// stay written, as they did when one goroutine did everything (each batch
+// is its own transaction and the report counts what was written).
 func write(ctx context.Context, store Store, r io.Reader, rep *Report, opts Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -254,27 +253,28 @@ func write(ctx context.Context, store Store, r io.Reader, rep *Report, opts Opti
 		providers, credentials int
 		err                    error
 	}
-	batches := make(chan []*credtrack.RosterEntry)
 	ready := make(chan prepared)
 	var written atomic.Int64
 	var scanErr error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { // read and check
-		defer wg.Done()
-		defer close(batches)
+	go func() { // read, check and prepare
+		defer close(ready)
 		batch := make([]*credtrack.RosterEntry, 0, opts.BatchSize)
 		send := func() error {
 			if len(batch) == 0 {
 				return nil
 			}
+			p := prepared{providers: len(batch)}
+			for _, e := range batch {
+				p.credentials += len(e.Credentials)
+			}
+			p.write, p.err = store.PrepareRoster(ctx, opts.ImportID, batch)
 			select {
-			case batches <- batch:
+			case ready <- p:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 			batch = make([]*credtrack.RosterEntry, 0, opts.BatchSize)
-			return nil
+			return p.err
 		}
 		err := scan(ctx, r, rep, opts, "importing", func(e *credtrack.RosterEntry) error {
 			if opts.Mode == AllOrNothing && !rep.OK() {
@@ -294,25 +294,6 @@ func write(ctx context.Context, store Store, r io.Reader, rep *Report, opts Opti
 		}
 		scanErr = err
 	}()
-	go func() { // prepare
-		defer wg.Done()
-		defer close(ready)
-		for b := range batches {
-			p := prepared{providers: len(b)}
-			for _, e := range b {
-				p.credentials += len(e.Credentials)
-			}
-			p.write, p.err = store.PrepareRoster(ctx, opts.ImportID, b)
-			select {
-			case ready <- p:
-			case <-ctx.Done():
-				return
-			}
-			if p.err != nil {
-				return
-			}
-		}
-	}()
 	var err error
 	for p := range ready { // write, in order
 		if err = p.err; err == nil {
@@ -326,13 +307,12 @@ func write(ctx context.Context, store Store, r io.Reader, rep *Report, opts Opti
 		written.Store(int64(rep.ProvidersWritten))
 	}
 	cancel()
-	for range ready { // let the preparer finish after a failure
+	for range ready { // wait for the reader to stop (it closes ready)
 	}
-	wg.Wait()
 	if err != nil {
 		return err
 	}
-	// The reader has finished (wg.Wait), so its error and rep are settled.
+	// ready is closed: the reader has returned, so scanErr and rep are settled.
 	return scanErr
 }
 
