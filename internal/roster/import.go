@@ -153,9 +153,11 @@ func scan(ctx context.Context, r io.Reader, rep *Report, opts Options, phase str
 	progress := func() {
 		rep.Bytes = s.g.n
 		if opts.Progress != nil {
-			w := rep.ProvidersWritten
+			var w int
 			if written != nil {
-				w = int(written.Load())
+				w = int(written.Load()) // rep.ProvidersWritten belongs to the writer
+			} else {
+				w = rep.ProvidersWritten
 			}
 			opts.Progress(Progress{Phase: phase, Bytes: s.g.n, Rows: rep.Rows, Written: w})
 		}
