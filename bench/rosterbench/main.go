@@ -2,7 +2,7 @@
 // providers with two credentials each (a state license and a DEA
 // registration; NPI, SSN and date of birth on the provider) is written to
 // a CSV file and imported through roster.Import (skip-invalid, one pass,
-// 500 providers per transaction: every provider and credential sealed,
+// 2,000 providers per transaction by default: every provider and credential sealed,
 // blind-indexed and audited with its own event in its transaction), and,
 // in the same run on the same database, fed from the same file through the
 // same parser and validator into PlainRosterInsertForBenchmark: the same
