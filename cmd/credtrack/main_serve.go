@@ -143,6 +143,31 @@ func (a *app) screeningService(authSvc *auth.Service) *screening.Service {
 		Alerts: &alerts.Service{Store: a.db, Mail: authSvc.Mail, BaseURL: authSvc.BaseURL, Log: a.log}}
 }
 
+// mailer returns the app's mail sender, setting it up on first use: SMTP
+// when smtp-host is set; else (serve) nothing is sent and the log says so
+// (never the body: it may hold a reset link). The demo sets its own first.
+func (a *app) mailer() (mail.Sender, error) {
+	if a.mail == nil {
+		ms, err := newMailer(a.cfg, mail.LogSender{Log: a.log})
+		if err != nil {
+			return nil, err
+		}
+		a.mail = ms
+	}
+	return a.mail, nil
+}
+
+// alertService raises alerts for an organization's coordinators: stored
+// and shown in the app, emailed through the app's mailer (none when the
+// SMTP configuration is unusable, which config.Load refuses anyway).
+func (a *app) alertService() *alerts.Service {
+	ms, err := a.mailer()
+	if err != nil {
+		a.log.Error("alerts are not emailed: the mail configuration is unusable", "err", err)
+	}
+	return &alerts.Service{Store: a.db, Mail: ms, BaseURL: a.cfg.PublicURL(), Log: a.log}
+}
+
 // sharedLimits returns the database as the store of the per-address
 // throttles on PostgreSQL, where several serve processes may run behind
 // one load balancer and per-process buckets would multiply the limit by
@@ -193,14 +218,8 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 	if a.cfg.DevInsecureCookies {
 		a.log.Warn("cookies are sent without Secure and without the __Host- prefix: plain-http development mode only")
 	}
-	if a.mail == nil {
-		// Without SMTP, serve sends nothing and says so in the log (never
-		// the body: it may hold a reset link).
-		ms, err := newMailer(a.cfg, mail.LogSender{Log: a.log})
-		if err != nil {
-			return err
-		}
-		a.mail = ms
+	if _, err := a.mailer(); err != nil {
+		return err
 	}
 	authSvc := &auth.Service{Store: a.db, Hasher: a.hasher, Idle: a.cfg.SessionIdle, Lifetime: a.cfg.SessionLifetime, Log: a.log,
 		Mail: a.mail, BaseURL: a.cfg.PublicURL()}

@@ -12,6 +12,9 @@ import (
 // configuration: NPPES always (nppes-url), Nursys when nursys-url is set,
 // state board files when license-dir is set; manual verifications store
 // their attachment through the document service on the local blob store.
+// A source that keeps failing (credtrack.FailingAfter failed calls in a
+// row) raises an alert for the coordinators of each organization whose
+// checks it turns into manual tasks, in the app and by email.
 // It is built once per app.
 func (a *app) verification() *psv.Service {
 	if a.psv != nil {
@@ -24,7 +27,7 @@ func (a *app) verification() *psv.Service {
 	if a.cfg.LicenseDir != "" {
 		sources[credtrack.SourceLicenseFile] = &license.Source{Dir: a.cfg.LicenseDir}
 	}
-	svc := &psv.Service{Store: a.db, Sources: sources, Log: a.log}
+	svc := &psv.Service{Store: a.db, Sources: sources, Log: a.log, Alerts: a.alertService()}
 	svc.Docs = a.docs
 	a.psv = svc
 	return svc

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"credtrack/internal/auth"
 	"credtrack/internal/config"
 	"credtrack/internal/jobs"
+	"credtrack/internal/mail/mailtest"
 	"credtrack/internal/psv"
 	"credtrack/internal/psv/nppes"
 	"credtrack/internal/server"
@@ -54,6 +54,11 @@ func TestVerificationPages(t *testing.T) {
 			cfg.DataDir = filepath.Join(t.TempDir(), "data")
 			cfg.DevInsecureCookies = true
 			cfg.NPPESURL = reg.URL + "/api/"
+			// Alerts are emailed through the configured SMTP server: a real
+			// listener here.
+			smtp := mailtest.NewServer(t)
+			host, port := smtp.Addr()
+			cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPTLS, cfg.SMTPFrom = host, int64(port), "none", "credtrack@verify.test"
 			if backend == "postgres" {
 				cfg.DatabaseURL = storetest.PostgresDatabase(t)
 			}
@@ -160,30 +165,43 @@ func TestVerificationPages(t *testing.T) {
 				t.Fatalf("provider page freshness: %s", pp)
 			}
 
-			// The registry fails: three failed calls mark it failing and the
-			// checks become manual tasks.
+			// The registry fails: three failed calls in a row
+			// (credtrack.FailingAfter) mark it failing. The runner makes the
+			// first attempts: the first two fail and are queued again for
+			// later; the third makes the source failing, which turns every
+			// pending check of it into a manual task at once and raises one
+			// alert, shown in the app and emailed to the coordinator.
 			down.Store(true)
 			for i := 0; i < 3; i++ {
 				do(form("/providers/"+p.ID+"/verify", url.Values{"source": {"nppes"}, "credential_id": {npi.ID}}), coord)
 			}
-			// The runner makes the first attempts (each fails and is queued
-			// again for later); the retries are run directly, as the runner
-			// would a minute later.
 			if n, _ := runner.RunOnce(ctx); n != 3 {
 				t.Fatalf("jobs run on the failing registry: %d", n)
 			}
-			pending, err := a.db.FindChecks(sys, credtrack.CheckPending)
-			if err != nil {
-				t.Fatal(err)
+			if pending, err := a.db.FindChecks(sys, credtrack.CheckPending); err != nil || len(pending) != 0 {
+				t.Fatalf("pending checks of the failing source: %d %v", len(pending), err)
 			}
-			for _, c := range pending {
-				args, _ := json.Marshal(map[string]string{"check_id": c.ID})
-				if err := svc.RunJob(ctx, &credtrack.Job{ID: "retry", Kind: psv.JobKind, OrgID: o.ID, Args: args, Attempts: 2}); err != nil {
-					t.Fatal(err)
-				}
+			msgs := smtp.WaitFor(t, 1, 10*time.Second)
+			if len(msgs) != 1 || msgs[0].To[0] != "coordinator@verify.test" || !strings.Contains(msgs[0].Text, "NPPES NPI Registry keeps failing") ||
+				!strings.Contains(msgs[0].Text, "3 check(s) became manual tasks; 3 failed calls in a row (HTTP 502") ||
+				!strings.Contains(msgs[0].Text, "/verification/tasks") || strings.Contains(msgs[0].Text, "1720377294") {
+				t.Fatalf("alert email: %+v", msgs)
+			}
+			if al := get("/alerts", coord).Body.String(); !strings.Contains(al, "NPPES NPI Registry keeps failing") {
+				t.Fatalf("alerts page: %s", al)
+			}
+			// A new check of the failing source is a task at once and raises
+			// no second alert (one per failing spell).
+			do(form("/providers/"+p.ID+"/verify", url.Values{"source": {"nppes"}, "credential_id": {npi.ID}}), coord)
+			if n, _ := runner.RunOnce(ctx); n != 0 {
+				t.Fatalf("a check of a failing source was queued: %d jobs ran", n)
+			}
+			if ev, _, err := a.db.FindAuditEvents(sys, credtrack.AuditFilter{Action: "alert.raised"}); err != nil || len(ev) != 1 ||
+				ev[0].Details["kind"] != psv.AlertKindSourceFailing || ev[0].ActorID != psv.JobKind {
+				t.Fatalf("alert.raised events: %+v %v", ev, err)
 			}
 			tasks := get("/verification/tasks", coord)
-			if tasks.Code != 200 || strings.Count(tasks.Body.String(), "Verify by hand") != 3 {
+			if tasks.Code != 200 || strings.Count(tasks.Body.String(), "Verify by hand") != 4 {
 				t.Fatalf("tasks: %d %s", tasks.Code, tasks.Body.String())
 			}
 			src := get("/verification/sources", coord).Body.String()
@@ -191,7 +209,7 @@ func TestVerificationPages(t *testing.T) {
 				t.Fatalf("sources: %s", src)
 			}
 			checks, err := a.db.FindChecks(sys, credtrack.CheckManual)
-			if err != nil || len(checks) != 3 {
+			if err != nil || len(checks) != 4 {
 				t.Fatal(checks, err)
 			}
 			formPage := get("/providers/"+p.ID+"/verify/manual?check_id="+checks[0].ID, coord)
@@ -213,7 +231,7 @@ func TestVerificationPages(t *testing.T) {
 			if rec.Code != http.StatusSeeOther {
 				t.Fatalf("manual: %d %s", rec.Code, rec.Body.String())
 			}
-			if n := strings.Count(get("/verification/tasks", coord).Body.String(), "Verify by hand"); n != 2 {
+			if n := strings.Count(get("/verification/tasks", coord).Body.String(), "Verify by hand"); n != 3 {
 				t.Fatalf("tasks after the manual verification: %d", n)
 			}
 			if body := get(histURL, coord).Body.String(); !strings.Contains(body, "Manual verification: NPPES web lookup") ||

@@ -58,12 +58,18 @@ type Documents interface {
 	Upload(ctx context.Context, u docs.Upload) (*credtrack.Document, error)
 }
 
-// Alerter raises an alert for an organization's coordinators. Optional:
-// when nil, a failing source shows on the health page and in the task
-// list only.
+// Alerter raises an alert for the coordinators of the organization in ctx
+// (internal/alerts.Service: stored, shown in the app, emailed, audited
+// "alert.raised"; a key the organization already has is not raised
+// again). Optional: when nil, a failing source shows on the health page
+// and in the task list only.
 type Alerter interface {
-	SourceFailing(ctx context.Context, source, lastError string, checks int) error
+	Raise(ctx context.Context, a *credtrack.Alert) (bool, error)
 }
+
+// AlertKindSourceFailing is the kind of the alert raised when a source
+// keeps failing (credtrack.FailingAfter failed calls in a row).
+const AlertKindSourceFailing = "source.failing"
 
 // Service is the verification service.
 type Service struct {
@@ -163,6 +169,10 @@ func (s *Service) RequestCheck(ctx context.Context, providerID, credentialID, so
 		if _, err := s.Store.EnqueueJob(ctx, &credtrack.Job{Kind: JobKind, Key: c.ID, OrgID: c.OrgID, Args: args}); err != nil {
 			return nil, err
 		}
+	} else {
+		// The source may have failed on another organization's checks:
+		// this organization hears of it now (once per failing spell).
+		s.alertFailing(ctx, h, 1)
 	}
 	return c, nil
 }
@@ -221,15 +231,62 @@ func (s *Service) RunJob(ctx context.Context, j *credtrack.Job) error {
 	return fmt.Errorf("psv: %s: %s", c.Source, v.Error)
 }
 
+// makeManual turns check c into a manual task. When the source is
+// failing (h.Failing), every other pending check of that source in the
+// organization becomes a manual task at once too (their jobs would only
+// find the source failing, possibly after minutes of retry back-off), and
+// the organization's coordinators get an alert.
 func (s *Service) makeManual(ctx context.Context, c *credtrack.VerificationCheck, reason string, h *credtrack.SourceHealth) error {
 	changed, err := s.Store.MakeCheckManual(ctx, c.ID, reason)
-	if err != nil || !changed || s.Alerts == nil || h == nil {
+	if err != nil || !changed || h == nil || !h.Failing {
 		return err
 	}
-	if err := s.Alerts.SourceFailing(ctx, c.Source, h.LastError, 1); err != nil {
-		s.log().Error("psv: raising the failing-source alert failed", "source", c.Source, "err", err)
+	n := 1
+	pending, err := s.Store.FindChecks(ctx, credtrack.CheckPending)
+	if err != nil {
+		return err
 	}
+	for _, o := range pending {
+		if o.Source != c.Source {
+			continue
+		}
+		ok, err := s.Store.MakeCheckManual(ctx, o.ID, reason)
+		if err != nil {
+			return err
+		}
+		if ok {
+			n++
+		}
+	}
+	s.alertFailing(ctx, h, n)
 	return nil
+}
+
+// alertFailing raises the "source keeps failing" alert of h's source for
+// the organization in ctx. Its key names the failing spell (the last
+// success before it), so an organization gets one alert per spell however
+// many checks fail, and a new one if the source recovers and fails again.
+// The body holds the sanitized error of the health log, never a number.
+func (s *Service) alertFailing(ctx context.Context, h *credtrack.SourceHealth, tasks int) {
+	if s.Alerts == nil || h == nil || !h.Failing {
+		return
+	}
+	spell := "never"
+	if !h.LastSuccess.IsZero() {
+		spell = h.LastSuccess.UTC().Format(time.RFC3339Nano)
+	}
+	label := credtrack.SourceLabel(h.Source)
+	// Most important first: the email cuts the body at 100 characters.
+	body := fmt.Sprintf("%d check(s) became manual tasks; %d failed calls in a row", tasks, h.ConsecutiveFailures)
+	if h.LastError != "" {
+		body += " (" + h.LastError + ")"
+	}
+	body += ". New checks become tasks until the source answers again."
+	a := &credtrack.Alert{Kind: AlertKindSourceFailing, Key: AlertKindSourceFailing + ":" + h.Source + ":" + spell,
+		Severity: credtrack.AlertWarning, Title: label + " keeps failing: verify by hand", Body: body, Link: "/verification/tasks"}
+	if _, err := s.Alerts.Raise(ctx, a); err != nil {
+		s.log().Error("psv: raising the failing-source alert failed", "source", h.Source, "err", err)
+	}
 }
 
 // Verify calls source now for a provider (and credential) and stores the

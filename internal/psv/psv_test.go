@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,11 +53,25 @@ func registry(t *testing.T) (*nppes.Client, *atomic.Bool, *atomic.Int32) {
 	return c, down, calls
 }
 
-type alerts struct{ n atomic.Int32 }
+// alerts records the alerts raised, deduplicated by key as the store does.
+type alerts struct {
+	mu   sync.Mutex
+	keys map[string]*credtrack.Alert
+	n    int
+}
 
-func (a *alerts) SourceFailing(ctx context.Context, source, lastError string, checks int) error {
-	a.n.Add(1)
-	return nil
+func (a *alerts) Raise(ctx context.Context, al *credtrack.Alert) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.n++
+	if a.keys == nil {
+		a.keys = map[string]*credtrack.Alert{}
+	}
+	if _, ok := a.keys[al.Key]; ok {
+		return false, nil
+	}
+	a.keys[al.Key] = al
+	return true, nil
 }
 
 func TestChecksRunAsJobsAndFailingSourceMakesTasks(t *testing.T) {
@@ -146,8 +161,13 @@ func TestChecksRunAsJobsAndFailingSourceMakesTasks(t *testing.T) {
 		if err := svc.RunJob(context.Background(), job(ids[2], 1)); err != nil {
 			t.Fatalf("third failure: %v", err)
 		}
+		// The third failure made the source failing: every pending check of
+		// it became a manual task at once, not only the one that failed.
+		if pending, err := db.FindChecks(coord, credtrack.CheckPending); err != nil || len(pending) != 0 {
+			t.Fatalf("pending checks after the source failed: %d %v", len(pending), err)
+		}
 		before := calls.Load()
-		for _, id := range ids[:2] { // retried: the source is failing now, so no call
+		for _, id := range ids[:2] { // their retries find the tasks made: no call
 			if err := svc.RunJob(context.Background(), job(id, 2)); err != nil {
 				t.Fatal(err)
 			}
@@ -163,8 +183,17 @@ func TestChecksRunAsJobsAndFailingSourceMakesTasks(t *testing.T) {
 		if err != nil || len(tasks) != 4 {
 			t.Fatalf("tasks = %d, %v", len(tasks), err)
 		}
-		if al.n.Load() != 3 {
-			t.Fatalf("alerts raised = %d, want one per check turned manual", al.n.Load())
+		// One alert per failing spell: raised when the source started
+		// failing (three tasks made) and not again for the late check.
+		if len(al.keys) != 1 || al.n != 2 {
+			t.Fatalf("alerts = %d distinct of %d raised, want 1 of 2", len(al.keys), al.n)
+		}
+		for _, a := range al.keys {
+			if a.Kind != psv.AlertKindSourceFailing || !strings.Contains(a.Title, "NPPES NPI Registry keeps failing") ||
+				!strings.Contains(a.Body, "3 check(s) became manual tasks; 3 failed calls in a row (HTTP 503") || !strings.Contains(a.Body, "HTTP 503") ||
+				strings.Contains(a.Body, "1720377294") || a.Link != "/verification/tasks" {
+				t.Fatalf("alert: %+v", a)
+			}
 		}
 		health, err := svc.Health(coord)
 		if err != nil || len(health) != 1 || !health[0].Failing || health[0].Errors != 3 || health[0].Calls != 4 {
