@@ -121,4 +121,6 @@ var AuditActions = []AuditAction{
 	{"alert.listed", "reads", "The organization's alerts were shown; the count is in details."},
 	{"alert.acknowledged", "screening", "An alert was acknowledged."},
 	{"monitoring.finished", "screening", "A monitoring run re-screened every organization; organizations, providers, new hits and list versions are in details. Recorded outside any organization."},
+	// Credential expiry reminders (internal/reminders).
+	{"reminder.sent", "records", "A credential expiry reminder was issued (an in-app alert and emails to the coordinators and the linked provider); the threshold, days left and expiry date are in details, never the credential's number."},
 }

@@ -22,6 +22,7 @@ import (
 	"credtrack/internal/jobs"
 	"credtrack/internal/mail"
 	"credtrack/internal/psv"
+	"credtrack/internal/reminders"
 	"credtrack/internal/screening"
 	"credtrack/internal/server"
 	"credtrack/internal/sqlstore"
@@ -141,6 +142,15 @@ func (a *app) securityTxt() (server.SecurityTxt, bool) {
 func (a *app) screeningService(authSvc *auth.Service) *screening.Service {
 	return &screening.Service{Store: a.db, Log: a.log,
 		Alerts: &alerts.Service{Store: a.db, Mail: authSvc.Mail, BaseURL: authSvc.BaseURL, Log: a.log}}
+}
+
+// reminderService is the daily credential expiry reminder pass: alerts
+// for the coordinators and emails to the linked providers through the
+// app's mailer, each pass timed in metrics.
+func (a *app) reminderService(metrics *server.Metrics) *reminders.Service {
+	al := a.alertService() // sets up a.mail
+	return &reminders.Service{Store: a.db, Alerts: al, Mail: al.Mail, BaseURL: a.cfg.PublicURL(), Log: a.log,
+		TimePass: metrics.TimePass}
 }
 
 // mailer returns the app's mail sender, setting it up on first use: SMTP
@@ -281,7 +291,10 @@ func (m *Main) serve(ctx context.Context, a *app, started func(addr string)) err
 	for name, k := range keyRotationJobs(a) {
 		kinds[name] = k
 	}
-	maps.Copy(kinds, a.screeningService(authSvc).JobKinds())
+	screenSvc := a.screeningService(authSvc)
+	screenSvc.TimePass = metrics.TimePass
+	maps.Copy(kinds, screenSvc.JobKinds())
+	maps.Copy(kinds, a.reminderService(metrics).JobKinds())
 	backupDst, err := backupTarget(ctx, a.cfg)
 	if err != nil {
 		for _, s := range servers {

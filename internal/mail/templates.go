@@ -37,6 +37,9 @@ const (
 	// organisation (a new exclusion match, a stale list, a failing
 	// source). Data: AlertData.
 	TemplateAlert = "alert"
+	// TemplateExpiryReminder tells a provider that one of their
+	// credentials expires soon or has expired. Data: ExpiryReminderData.
+	TemplateExpiryReminder = "expiry_reminder"
 )
 
 // Values of MFAChangedData.What.
@@ -99,7 +102,20 @@ type AlertData struct {
 	Link    string // absolute http(s) URL of the page to act on
 }
 
+// ExpiryReminderData is the data of TemplateExpiryReminder. Credential
+// names the credential by type and state ("State license (MO)"), never by
+// number.
+type ExpiryReminderData struct {
+	Name       string // the recipient, may be empty
+	OrgName    string
+	Credential string
+	ExpiresOn  string // YYYY-MM-DD
+	DaysLeft   int    // 0: today; negative: expired
+	Link       string // absolute http(s) URL of the provider's record
+}
+
 var subjects = map[string]string{ // #nosec G101 -- email subject lines, not credentials
+	TemplateExpiryReminder:  "A credential of yours is expiring",
 	TemplateAlert:           "A credtrack alert needs your attention",
 	TemplateVerifyEmail:     "Confirm your email address for credtrack",
 	TemplatePasswordReset:   "Reset your credtrack password",
@@ -133,7 +149,7 @@ var templates = func() map[string]pair {
 // Templates lists the names Render accepts.
 func Templates() []string {
 	return []string{TemplateVerifyEmail, TemplatePasswordReset, TemplatePasswordChanged,
-		TemplateMFAChanged, TemplateAccountLocked, TemplateInvitation, TemplateAlert}
+		TemplateMFAChanged, TemplateAccountLocked, TemplateInvitation, TemplateAlert, TemplateExpiryReminder}
 }
 
 // Render fills the named template with data and returns the message with

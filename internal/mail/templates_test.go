@@ -35,6 +35,11 @@ func TestRenderEveryTemplate(t *testing.T) {
 			"You are invited to credtrack", true, []string{evilName, "admin", "Ann <ann@x>", "7 days"}},
 		{mail.TemplateAlert, mail.AlertData{Name: evilName, OrgName: "Clinic", Title: "Possible exclusion match", Body: "Review it.", Link: link},
 			"A credtrack alert needs your attention", true, []string{evilName, "Clinic", "Possible exclusion match", "Review it."}},
+		{mail.TemplateExpiryReminder, mail.ExpiryReminderData{Name: evilName, OrgName: "Clinic <b>", Credential: "State license (MO)",
+			ExpiresOn: "2027-01-31", DaysLeft: 30, Link: link},
+			"A credential of yours is expiring", true, []string{evilName, "Clinic <b>", "State license (MO)", "expires on 2027-01-31, in 30 day(s)"}},
+		{mail.TemplateExpiryReminder, mail.ExpiryReminderData{OrgName: "Clinic", Credential: "DEA registration", ExpiresOn: "2027-01-31", DaysLeft: -1, Link: link},
+			"A credential of yours is expiring", true, []string{"DEA registration", "expired on 2027-01-31"}},
 	}
 	seen := map[string]bool{}
 	for _, c := range cases {

@@ -48,6 +48,10 @@ type Service struct {
 	Log    *slog.Logger
 	// Now is the clock (default credtrack.Now).
 	Now func() time.Time
+	// TimePass, when set, times each monitoring run
+	// (server.Metrics.TimePass: the "screening" series of
+	// credtrack_pass_duration_seconds).
+	TimePass func(pass string) func(err error)
 
 	mu  sync.Mutex
 	ix  *Index
@@ -261,7 +265,11 @@ func (s *Service) JobKinds() map[string]jobs.Kind {
 // every organization. The job key (kind, key unique in the jobs table)
 // makes each list version's run happen once even with several servers on
 // one database; the run row keeps its progress.
-func (s *Service) RunMonitoring(ctx context.Context, j *credtrack.Job) error {
+func (s *Service) RunMonitoring(ctx context.Context, j *credtrack.Job) (err error) {
+	if s.TimePass != nil {
+		done := s.TimePass("screening")
+		defer func() { done(err) }()
+	}
 	sys := credtrack.NewContextWithActor(ctx, credtrack.SystemActor(JobMonitor, ""))
 	ix, err := s.Index(sys)
 	if err != nil {
