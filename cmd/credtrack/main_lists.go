@@ -55,7 +55,11 @@ func (m *Main) runLists(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	src := pos[0]
-	r, err := openListSource(ctx, src)
+	limit := int64(screening.MaxLEIEBytes)
+	if source == credtrack.ListSAM {
+		limit = screening.MaxSAMBytes
+	}
+	r, err := openListSource(ctx, src, limit)
 	if err != nil {
 		return err
 	}
@@ -78,12 +82,22 @@ func (m *Main) runLists(ctx context.Context, args []string) error {
 	return nil
 }
 
-// openListSource opens a local file or downloads an http(s) URL.
-func openListSource(ctx context.Context, src string) (io.ReadCloser, error) {
+// openListSource opens a local file or downloads an http(s) URL. A file,
+// or a download that announces its length, larger than limit is refused
+// before a byte is read (a list that size is not the file it claims to
+// be); one that does not announce it is cut off by the parser at limit.
+func openListSource(ctx context.Context, src string, limit int64) (io.ReadCloser, error) {
+	tooLarge := func(n int64) error {
+		return fmt.Errorf("the file was not imported and the list in force is unchanged: the file is %d MB, larger than %d MB, far beyond the real list's size", n>>20, limit>>20)
+	}
 	if !strings.HasPrefix(src, "http://") && !strings.HasPrefix(src, "https://") {
 		f, err := os.Open(src)
 		if err != nil {
 			return nil, fmt.Errorf("cannot open %s: %w", src, err)
+		}
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+			f.Close()
+			return nil, tooLarge(st.Size())
 		}
 		return f, nil
 	}
@@ -99,6 +113,10 @@ func openListSource(ctx context.Context, src string) (io.ReadCloser, error) {
 	if res.StatusCode != http.StatusOK {
 		res.Body.Close()
 		return nil, fmt.Errorf("download failed: the server answered %s", res.Status)
+	}
+	if res.ContentLength > limit {
+		res.Body.Close()
+		return nil, tooLarge(res.ContentLength)
 	}
 	return res.Body, nil
 }
