@@ -238,6 +238,21 @@ func TestVerificationPages(t *testing.T) {
 				!strings.Contains(body, "document attached") {
 				t.Fatalf("history with the manual verification: %s", body)
 			}
+			// Freshness: a licence last verified 121 days ago is past the
+			// default 120-day limit and is marked stale on the provider
+			// page and the verification page; the NPI verified today is not.
+			if strings.Contains(get("/providers/"+p.ID, coord).Body.String(), ">Stale<") {
+				t.Fatal("a fresh credential is marked stale")
+			}
+			if _, err := svc.RecordManual(sys, psv.Manual{ProviderID: p.ID, CredentialID: lic.ID, Source: "NC board lookup",
+				VerifiedOn: credtrack.DateOf(credtrack.Now().Add(-121 * 24 * time.Hour)), Result: credtrack.VerifyVerified}); err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{"/providers/" + p.ID, histURL} {
+				if n := strings.Count(get(path, coord).Body.String(), ">Stale<"); n != 1 {
+					t.Fatalf("%s shows %d stale credentials, want the licence only", path, n)
+				}
+			}
 			// An auditor sees the pages but cannot act.
 			aud := cookie(credtrack.RoleAuditor)
 			if rec := do(form("/providers/"+p.ID+"/verify", url.Values{"source": {"nppes"}}), aud); rec.Code != http.StatusForbidden {
