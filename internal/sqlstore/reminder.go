@@ -35,7 +35,9 @@ func (db *DB) ReminderOrgs(ctx context.Context) ([]credtrack.ReminderOrg, error)
 // ExpiringCredentials lists the credentials of the organization's active
 // providers that expire between from and to (inclusive), with the linked
 // account of the provider and the thresholds already reminded of for each
-// credential's current expiry date (provider.read). No number is read.
+// credential's current expiry date (provider.read). The linked account
+// counts only while it is enabled and still a member of the organization.
+// No number is read.
 func (db *DB) ExpiringCredentials(ctx context.Context, from, to credtrack.Date) ([]*credtrack.ExpiringCredential, error) {
 	org, err := orgScope(ctx, credtrack.PermProviderRead)
 	if err != nil {
@@ -50,6 +52,7 @@ func (db *DB) ExpiringCredentials(ctx context.Context, from, to credtrack.Date) 
 			FROM credentials c
 			JOIN providers p ON p.id = c.provider_id AND p.org_id = c.org_id
 			LEFT JOIN users u ON u.id = p.user_id AND u.disabled_at IS NULL
+				AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = c.org_id AND m.user_id = u.id)
 			WHERE c.org_id = ? AND p.active = ? AND c.expires_on <> '' AND c.expires_on >= ? AND c.expires_on <= ?
 			ORDER BY c.expires_on, c.id`, org, true, from.String(), to.String())
 		if err != nil {
