@@ -42,6 +42,10 @@ type app struct {
 	demoTOTPCode func(email string) (string, bool)
 	// psv is the verification service, built by verification().
 	psv *psv.Service
+	// quietAlerts, set by `credtrack demo`, keeps alert and reminder
+	// emails out of the demo's terminal (its demo data has dozens of
+	// credentials expiring soon): they show on /alerts only.
+	quietAlerts bool
 }
 
 // newMailer returns the SMTP sender when smtp-host is set, else fallback.

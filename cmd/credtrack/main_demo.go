@@ -43,6 +43,10 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	if a.mail, err = newMailer(cfg, mail.DemoSender{Out: m.Stdout}); err != nil {
 		return err
 	}
+	// The seeded credentials expiring soon would print dozens of
+	// reminder emails over the logins above: without SMTP, alerts and
+	// reminders show on /alerts only.
+	a.quietAlerts = cfg.SMTPHost == ""
 	res, err := demo.Seed(ctx, a.db, credtrack.DateOf(time.Now()), a.hasher.Hash)
 	if err != nil {
 		return fmt.Errorf("seeding the demo data failed: %w", err)

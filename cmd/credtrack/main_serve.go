@@ -169,11 +169,15 @@ func (a *app) mailer() (mail.Sender, error) {
 
 // alertService raises alerts for an organization's coordinators: stored
 // and shown in the app, emailed through the app's mailer (none when the
-// SMTP configuration is unusable, which config.Load refuses anyway).
+// SMTP configuration is unusable, which config.Load refuses anyway, and
+// none in the demo unless it has SMTP: see app.quietAlerts).
 func (a *app) alertService() *alerts.Service {
 	ms, err := a.mailer()
 	if err != nil {
 		a.log.Error("alerts are not emailed: the mail configuration is unusable", "err", err)
+	}
+	if a.quietAlerts {
+		ms = nil
 	}
 	return &alerts.Service{Store: a.db, Mail: ms, BaseURL: a.cfg.PublicURL(), Log: a.log}
 }
