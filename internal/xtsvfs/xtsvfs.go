@@ -128,7 +128,7 @@ func (x *xtsVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (file vfs.
 			key = kdf(t[0])
 		} else if flags&vfs.OPEN_MAIN_DB != 0 {
 			// Main databases may have their key specified as a PRAGMA.
-			return &xtsFile{File: file, shm: shm}, flags, nil
+			return &xtsFile{File: file, shm: shm, wal: flags&vfs.OPEN_WAL != 0}, flags, nil
 		}
 		cipher = newCipher(key)
 	}
@@ -137,7 +137,7 @@ func (x *xtsVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (file vfs.
 		file.Close()
 		return nil, flags, sqlite3.IOERR_BADKEY
 	}
-	return &xtsFile{File: file, cipher: cipher, shm: shm}, flags, nil
+	return &xtsFile{File: file, cipher: cipher, shm: shm, wal: flags&vfs.OPEN_WAL != 0}, flags, nil
 }
 
 // sectorSize is the XTS data unit: the library's, which is the smallest
@@ -160,11 +160,21 @@ type xtsFile struct {
 	vfs.File
 	cipher *xts.Cipher
 	shm    vfs.SharedMemory
-	sector [sectorSize]byte
-	buf    []byte // run buffer of WriteAt, reused
+	wal    bool   // a WAL file: frame headers are merged with their page
+	buf    []byte // write buffer, reused
+	rbuf   []byte // read buffer for spans with partial sectors, reused
+
+	pending    [walFrameHeader]byte // a held-back WAL frame header
+	pendingOff int64
+	pendingLen int
+	merge      []byte // a frame header and its page, reused
+	flushErr   error  // a flush failure in a method without an error result
 }
 
 func (x *xtsFile) Pragma(name, value string) (string, error) {
+	if err := x.flush(); err != nil {
+		return "", err
+	}
 	var key []byte
 	switch name {
 	case "key":
@@ -189,6 +199,11 @@ func (x *xtsFile) Pragma(name, value string) (string, error) {
 // explain with an error.
 var errShort = errors.New("xtsvfs: short read or write")
 
+// walFrameHeader is the size of a WAL frame header. SQLite writes each
+// frame as two calls, the header and then the page right after it; the
+// header write is held back and merged with the page write (see WriteAt).
+const walFrameHeader = 24
+
 func (x *xtsFile) ReadAt(p []byte, off int64) (n int, err error) {
 	if x.cipher == nil {
 		// Only OPEN_MAIN_DB can have a missing key.
@@ -199,139 +214,239 @@ func (x *xtsFile) ReadAt(p []byte, off int64) (n int, err error) {
 		}
 		return 0, sqlite3.CANTOPEN
 	}
+	if err := x.flush(); err != nil {
+		return 0, err
+	}
 
 	end := off + int64(len(p))
-	for pos := off; pos < end; {
-		sec := roundDown(pos)
-		if pos > sec || end < sec+sectorSize {
-			// A sector only partially covered by this read may be
-			// concurrently rewritten by another connection: read it
-			// alone, under the shared I/O lock, as the library does.
-			m, err := x.readSector(sec, true)
-			if m != sectorSize {
-				return n, err
-			}
-			x.cipher.Decrypt(x.sector[:], x.sector[:], uint64(sec/sectorSize))
-			t := copy(p[n:], x.sector[pos-sec:])
-			n += t
-			pos += int64(t)
-			continue
-		}
-		// A run of whole sectors: one read into p, decrypted in place.
-		// SQLite never reads what another connection is writing, so
-		// whole sectors need no lock (the library takes none either).
-		runEnd := roundDown(end)
-		dst := p[n : n+int(runEnd-pos)]
-		m, err := x.File.ReadAt(dst, pos)
+	lo, hi := roundDown(off), roundUp(end)
+	if lo == off && hi == end {
+		// Whole sectors: one read into p, decrypted in place. SQLite
+		// never reads what another connection is writing, so whole
+		// sectors need no lock (the library takes none either).
+		m, err := x.File.ReadAt(p, off)
 		whole := m &^ (sectorSize - 1)
 		for i := 0; i < whole; i += sectorSize {
-			s := dst[i : i+sectorSize]
-			x.cipher.Decrypt(s, s, uint64((pos+int64(i))/sectorSize))
+			s := p[i : i+sectorSize]
+			x.cipher.Decrypt(s, s, uint64((off+int64(i))/sectorSize))
 		}
-		n += whole
-		if m != len(dst) {
+		if m != len(p) {
 			if err == nil {
 				err = errShort
 			}
-			return n, err
+			return whole, err
 		}
-		pos = runEnd
+		return m, nil
+	}
+
+	// Partial first or last sectors may be concurrently rewritten by
+	// another connection (the bytes of them that this read does not want
+	// may belong to a frame being written): hold the shared I/O lock of
+	// each, then read the whole span with one call into the read buffer.
+	// Holding two shared locks cannot deadlock with a writer, because a
+	// writer (this VFS's or the library's) holds at most one I/O lock at
+	// a time and waits for nothing while holding it.
+	headPartial := off > lo || end < lo+sectorSize
+	tailSec := roundDown(end)
+	tailPartial := end > tailSec && tailSec != lo
+	if headPartial {
+		if err := x.ioLock(vfs.LOCK_SHARED, lo); err != nil {
+			return 0, err
+		}
+		defer x.ioLock(vfs.LOCK_NONE, lo)
+	}
+	if tailPartial {
+		if err := x.ioLock(vfs.LOCK_SHARED, tailSec); err != nil {
+			return 0, err
+		}
+		defer x.ioLock(vfs.LOCK_NONE, tailSec)
+	}
+	if int64(cap(x.rbuf)) < hi-lo {
+		x.rbuf = make([]byte, hi-lo)
+	}
+	buf := x.rbuf[:hi-lo]
+	m, err := x.File.ReadAt(buf, lo)
+	whole := m &^ (sectorSize - 1)
+	for i := 0; i < whole; i += sectorSize {
+		s := buf[i : i+sectorSize]
+		x.cipher.Decrypt(s, s, uint64((lo+int64(i))/sectorSize))
+	}
+	if int64(whole) <= off-lo {
+		if err == nil {
+			err = errShort
+		}
+		return 0, err
+	}
+	n = copy(p, buf[off-lo:whole])
+	if n != len(p) {
+		if err == nil {
+			err = errShort
+		}
+		return n, err
 	}
 	return n, nil
 }
 
+func (x *xtsFile) ioLock(lock vfs.LockLevel, off int64) error {
+	if x.shm == nil {
+		return nil
+	}
+	return x.shm.IOLock(lock, off)
+}
+
+// WriteAt encrypts and writes p at off. A WAL frame header is held back
+// until the next call on the file, which is the frame's page write: the
+// two are written together. Every other method writes a held-back header
+// first, so nothing else (a read, a sync, a close) can observe the file
+// without it.
 func (x *xtsFile) WriteAt(p []byte, off int64) (n int, err error) {
 	if x.cipher == nil {
 		return 0, sqlite3.READONLY
 	}
+	if x.pendingLen > 0 {
+		if off == x.pendingOff+int64(x.pendingLen) {
+			x.merge = append(append(x.merge[:0], x.pending[:x.pendingLen]...), p...)
+			x.pendingLen = 0
+			if err := x.write(x.merge, x.pendingOff); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+		if err := x.flush(); err != nil {
+			return 0, err
+		}
+	}
+	if x.wal && len(p) == walFrameHeader {
+		x.pendingOff, x.pendingLen = off, copy(x.pending[:], p)
+		return len(p), nil
+	}
+	if err := x.write(p, off); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
 
+// flush writes a held-back WAL frame header, and returns the error of an
+// earlier flush from a method that could not return one.
+func (x *xtsFile) flush() error {
+	if x.pendingLen > 0 {
+		x.pendingLen = 0
+		if err := x.write(x.pending[:walFrameHeader], x.pendingOff); err != nil {
+			return err
+		}
+	}
+	err := x.flushErr
+	x.flushErr = nil
+	return err
+}
+
+// flushLater is flush for methods that cannot return an error.
+func (x *xtsFile) flushLater() {
+	if err := x.flush(); err != nil {
+		x.flushErr = err
+	}
+}
+
+// write encrypts p into the run buffer, sector by sector, and writes it
+// at off in one call per maxRun bytes. A partial first or last sector is
+// read and decrypted first (we're the single writer, so that read needs
+// no lock) and patched. Writing a partial sector that held data rewrites
+// bytes a concurrent partial read may be reading, so it happens under
+// that sector's exclusive I/O lock, as in the library; a sector that lay
+// past the end of the file held nothing anyone could read, and needs no
+// lock. At most one lock is held at a time: when both ends need one, the
+// last sector is written by a second call.
+func (x *xtsFile) write(p []byte, off int64) error {
 	end := off + int64(len(p))
-	for pos := off; pos < end; {
-		sec := roundDown(pos)
-		if pos > sec || end < sec+sectorSize {
-			t, err := x.writePartial(p[n:], pos, sec)
-			if err != nil {
-				return n, err
+	for off < end {
+		lo := roundDown(off)
+		hi := min(roundUp(end), lo+maxRun)
+		chunkEnd := min(end, hi)
+		if int64(cap(x.buf)) < hi-lo {
+			x.buf = make([]byte, hi-lo)
+		}
+		buf := x.buf[:hi-lo]
+
+		var lockHead, lockTail bool
+		var err error
+		if off > lo || chunkEnd < lo+sectorSize {
+			if lockHead, err = x.loadSector(buf[:sectorSize], lo); err != nil {
+				return err
 			}
-			n += t
-			pos += int64(t)
-			continue
 		}
-		// A run of whole sectors: encrypted into the run buffer and
-		// written with one call.
-		size := min(roundDown(end)-pos, maxRun)
-		if int64(cap(x.buf)) < size {
-			x.buf = make([]byte, size)
+		tailSec := roundDown(chunkEnd)
+		if chunkEnd > tailSec && tailSec != lo {
+			if lockTail, err = x.loadSector(buf[tailSec-lo:], tailSec); err != nil {
+				return err
+			}
+		} else {
+			tailSec = hi
 		}
-		buf := x.buf[:size]
-		src := p[n : n+int(size)]
+		t := copy(buf[off-lo:], p[:chunkEnd-off])
 		for i := 0; i < len(buf); i += sectorSize {
-			x.cipher.Encrypt(buf[i:i+sectorSize], src[i:i+sectorSize], uint64((pos+int64(i))/sectorSize))
+			s := buf[i : i+sectorSize]
+			x.cipher.Encrypt(s, s, uint64((lo+int64(i))/sectorSize))
 		}
-		m, err := x.File.WriteAt(buf, pos)
-		if m != len(buf) {
-			if err == nil {
-				err = errShort
+
+		switch {
+		case lockHead && lockTail:
+			if err := x.writeLocked(buf[:tailSec-lo], lo, lo); err != nil {
+				return err
 			}
-			return n + m&^(sectorSize-1), err
+			if err := x.writeLocked(buf[tailSec-lo:], tailSec, tailSec); err != nil {
+				return err
+			}
+		case lockHead:
+			err = x.writeLocked(buf, lo, lo)
+		case lockTail:
+			err = x.writeLocked(buf, lo, tailSec)
+		default:
+			err = x.writeLocked(buf, lo, -1)
 		}
-		n += len(buf)
-		pos += size
+		if err != nil {
+			return err
+		}
+		p = p[t:]
+		off = chunkEnd
 	}
-	return n, nil
+	return nil
 }
 
-// writePartial writes the part of p that falls in the sector at sec,
-// starting at pos, as the library does: read the sector, decrypt, patch,
-// encrypt, write under the exclusive I/O lock. It returns how many bytes
-// of p it wrote.
-func (x *xtsFile) writePartial(p []byte, pos, sec int64) (int, error) {
-	sectorNum := uint64(sec / sectorSize)
-	// We're the single writer, so our read needs no locking.
-	m, err := x.readSector(sec, false)
+// loadSector reads and decrypts the sector at off into s for a partial
+// write, and reports whether it held data. Past the end of the file, or
+// when the last sector was only partly written (it can't be decrypted and
+// is as good as corrupt), s is zeroed, as in the library.
+func (x *xtsFile) loadSector(s []byte, off int64) (existed bool, err error) {
+	s = s[:sectorSize]
+	m, err := x.File.ReadAt(s, off)
 	if m == sectorSize {
-		x.cipher.Decrypt(x.sector[:], x.sector[:], sectorNum)
-	} else if err != io.EOF {
+		x.cipher.Decrypt(s, s, uint64(off/sectorSize))
+		return true, nil
+	}
+	if err != io.EOF {
 		if err == nil {
 			err = errShort
 		}
-		return 0, err
-	} else {
-		// Writing past the EOF: either a new sector, or a final sector
-		// that was only partly written, which can't be decrypted and is
-		// as good as corrupt. Either way, zero pad to the sector size.
-		clear(x.sector[:])
+		return false, err
 	}
-	t := copy(x.sector[pos-sec:], p)
-	x.cipher.Encrypt(x.sector[:], x.sector[:], sectorNum)
-	m, err = x.writeSector(sec, true)
-	if m != sectorSize {
-		if err == nil {
-			err = errShort
-		}
-		return 0, err
-	}
-	return t, nil
+	clear(s)
+	return m > 0, nil
 }
 
-func (x *xtsFile) readSector(off int64, partial bool) (int, error) {
-	if partial && x.shm != nil {
-		if err := x.shm.IOLock(vfs.LOCK_SHARED, off); err != nil {
-			return 0, err
+// writeLocked writes buf at off, holding the exclusive I/O lock of the
+// sector at lock (none if lock < 0).
+func (x *xtsFile) writeLocked(buf []byte, off, lock int64) error {
+	if lock >= 0 && x.shm != nil {
+		if err := x.shm.IOLock(vfs.LOCK_EXCLUSIVE, lock); err != nil {
+			return err
 		}
-		defer x.shm.IOLock(vfs.LOCK_NONE, off)
+		defer x.shm.IOLock(vfs.LOCK_NONE, lock)
 	}
-	return x.File.ReadAt(x.sector[:], off)
-}
-
-func (x *xtsFile) writeSector(off int64, partial bool) (int, error) {
-	if partial && x.shm != nil {
-		if err := x.shm.IOLock(vfs.LOCK_EXCLUSIVE, off); err != nil {
-			return 0, err
-		}
-		defer x.shm.IOLock(vfs.LOCK_NONE, off)
+	m, err := x.File.WriteAt(buf, off)
+	if m != len(buf) && err == nil {
+		err = errShort
 	}
-	return x.File.WriteAt(x.sector[:], off)
+	return err
 }
 
 func (x *xtsFile) DeviceCharacteristics() vfs.DeviceCharacteristic {
@@ -366,16 +481,66 @@ func lcm(m, n int) int {
 	return n * (m / a)
 }
 
+// Every method that reads, sizes, syncs, locks or closes the file first
+// writes a held-back WAL frame header (flush).
+
 func (x *xtsFile) Truncate(size int64) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	return x.File.Truncate(roundUp(size))
 }
 
 func (x *xtsFile) ChunkSize(size int) {
+	x.flushLater()
 	vfsutil.WrapChunkSize(x.File, roundUp(size))
 }
 
 func (x *xtsFile) SizeHint(size int64) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	return vfsutil.WrapSizeHint(x.File, roundUp(size))
+}
+
+func (x *xtsFile) Close() error {
+	err := x.flush()
+	return errors.Join(err, x.File.Close())
+}
+
+func (x *xtsFile) Sync(flags vfs.SyncFlag) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
+	return x.File.Sync(flags)
+}
+
+func (x *xtsFile) Size() (int64, error) {
+	if err := x.flush(); err != nil {
+		return 0, err
+	}
+	return x.File.Size()
+}
+
+func (x *xtsFile) Lock(lock vfs.LockLevel) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
+	return x.File.Lock(lock)
+}
+
+func (x *xtsFile) Unlock(lock vfs.LockLevel) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
+	return x.File.Unlock(lock)
+}
+
+func (x *xtsFile) CheckReservedLock() (bool, error) {
+	if err := x.flush(); err != nil {
+		return false, err
+	}
+	return x.File.CheckReservedLock()
 }
 
 // The optional methods are passed to the base file.
@@ -401,38 +566,61 @@ func (x *xtsFile) SetPersistentWAL(keepWAL bool) {
 }
 
 func (x *xtsFile) HasMoved() (bool, error) {
+	if err := x.flush(); err != nil {
+		return false, err
+	}
 	return vfsutil.WrapHasMoved(x.File)
 }
 
 func (x *xtsFile) Overwrite() error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	return vfsutil.WrapOverwrite(x.File)
 }
 
 func (x *xtsFile) SyncSuper(super string) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	return vfsutil.WrapSyncSuper(x.File, super)
 }
 
 func (x *xtsFile) CommitPhaseTwo() error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	return vfsutil.WrapCommitPhaseTwo(x.File)
 }
 
 func (x *xtsFile) BeginAtomicWrite() error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	return vfsutil.WrapBeginAtomicWrite(x.File)
 }
 
 func (x *xtsFile) CommitAtomicWrite() error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	return vfsutil.WrapCommitAtomicWrite(x.File)
 }
 
 func (x *xtsFile) RollbackAtomicWrite() error {
+	if err := x.flush(); err != nil {
+		return err
+	}
 	return vfsutil.WrapRollbackAtomicWrite(x.File)
 }
 
 func (x *xtsFile) CheckpointStart() {
+	x.flushLater()
 	vfsutil.WrapCheckpointStart(x.File)
 }
 
 func (x *xtsFile) CheckpointDone() {
+	x.flushLater()
 	vfsutil.WrapCheckpointDone(x.File)
 }
 
