@@ -28,15 +28,12 @@
 package xtsvfs
 
 import (
-	"crypto/aes"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"io"
-
-	"golang.org/x/crypto/xts"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/util/vfsutil"
@@ -77,16 +74,6 @@ func kdf(text string) []byte {
 	return key
 }
 
-// newCipher returns the AES-XTS cipher for key, or nil when the key has
-// the wrong length.
-func newCipher(key []byte) *xts.Cipher {
-	c, err := xts.NewCipher(aes.NewCipher, key)
-	if err != nil {
-		return nil
-	}
-	return c
-}
-
 type xtsVFS struct {
 	vfs.VFS
 }
@@ -107,7 +94,7 @@ func (x *xtsVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (file vfs.
 		return file, flags, err
 	}
 
-	var cipher *xts.Cipher
+	var cipher *sectorCipher
 	var shm vfs.SharedMemory
 	if f, ok := vfsutil.UnwrapFile[*xtsFile](name.DatabaseFile()); ok {
 		// Journals and WAL files use their database's cipher and lock.
@@ -158,7 +145,7 @@ func roundUp[T int | int64](i T) T {
 
 type xtsFile struct {
 	vfs.File
-	cipher *xts.Cipher
+	cipher *sectorCipher
 	shm    vfs.SharedMemory
 	wal    bool   // a WAL file: frame headers are merged with their page
 	buf    []byte // write buffer, reused
