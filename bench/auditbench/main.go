@@ -9,6 +9,12 @@
 //
 //	go run ./bench/auditbench [-clients 32] [-duration 5s] [-warmup 1s] [-providers 200]
 //	    [-postgres URL] [-backends sqlite,postgres] [-cpuprofile PREFIX] [-pg-idle-conns N]
+//	    [-sqlite-vfs credtrack-xts,xts]
+//
+// -sqlite-vfs runs the SQLite part once per named VFS (the store's
+// xtsvfs, "credtrack-xts", and the driver's "xts", which writes the same
+// format one sector per system call), each on a fresh database, and ends
+// with a table comparing them in the same process.
 //
 // -postgres defaults to $CREDTRACK_TEST_POSTGRES_URL; without either,
 // PostgreSQL is skipped with a line saying so. A fresh database is created
@@ -40,6 +46,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"credtrack"
@@ -47,6 +54,9 @@ import (
 	"credtrack/internal/demo"
 	"credtrack/internal/sqlstore"
 	"credtrack/internal/storetest"
+	"credtrack/internal/xtsvfs"
+
+	_ "github.com/ncruces/go-sqlite3/vfs/xts" // the driver's own XTS VFS, for -sqlite-vfs xts
 )
 
 type config struct {
@@ -58,6 +68,7 @@ type config struct {
 	cpuprofile string
 	backends   string
 	pgIdle     int
+	sqliteVFS  string
 }
 
 func main() {
@@ -73,6 +84,8 @@ func main() {
 	flag.StringVar(&cfg.backends, "backends", "sqlite,postgres", "comma-separated backends to run")
 	flag.IntVar(&cfg.pgIdle, "pg-idle-conns", 0,
 		"experiment: set the PostgreSQL pool's idle-connection limit (store default 10, open limit 20); 0 leaves it")
+	flag.StringVar(&cfg.sqliteVFS, "sqlite-vfs", xtsvfs.Name,
+		"comma-separated SQLite VFSs to run the SQLite phases with, each on a fresh database (credtrack-xts, xts)")
 	flag.Parse()
 	if cfg.clients < 1 || cfg.duration <= 0 || cfg.providers < 1 {
 		fmt.Fprintln(os.Stderr, "auditbench: -clients, -duration and -providers must be positive")
@@ -95,8 +108,28 @@ func run(cfg config) error {
 		want[strings.TrimSpace(b)] = true
 	}
 	if want[string(sqlstore.SQLite)] {
-		if err := benchBackend(cfg, sqlstore.SQLite); err != nil {
-			return fmt.Errorf("sqlite: %w", err)
+		type result struct {
+			vfs    string
+			phases []*phase
+		}
+		var results []result
+		for _, v := range strings.Split(cfg.sqliteVFS, ",") {
+			v = strings.TrimSpace(v)
+			phases, err := benchBackend(cfg, sqlstore.SQLite, v)
+			if err != nil {
+				return fmt.Errorf("sqlite (vfs %s): %w", v, err)
+			}
+			results = append(results, result{v, phases})
+		}
+		if len(results) > 1 {
+			fmt.Printf("\n### SQLite VFSs compared in this run\n\n")
+			fmt.Println("| vfs | unaudited req/s | CPU µs/req | audited req/s | CPU µs/req | audited / unaudited | group commit off / unaudited |")
+			fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+			for _, r := range results {
+				u, a, n := r.phases[0], r.phases[1], r.phases[2]
+				fmt.Printf("| %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |\n", r.vfs, u.rate(), u.cpuPerRequest(),
+					a.rate(), a.cpuPerRequest(), a.rate()/u.rate(), n.rate()/u.rate())
+			}
 		}
 	}
 	if !want[string(sqlstore.Postgres)] {
@@ -107,7 +140,7 @@ func run(cfg config) error {
 			storetest.EnvPostgres)
 		return nil
 	}
-	if err := benchBackend(cfg, sqlstore.Postgres); err != nil {
+	if _, err := benchBackend(cfg, sqlstore.Postgres, ""); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
@@ -117,6 +150,7 @@ func run(cfg config) error {
 type phase struct {
 	name    string
 	key     string // short name for profile files
+	vfs     string // SQLite VFS, for profile file names
 	db      *sqlstore.DB
 	auditor api.Auditor
 
@@ -128,6 +162,30 @@ type phase struct {
 	commits    int // distinct commit timestamps of the phase's credential.read events
 	readEvents int // credential.read events of the phase
 	pool       poolDelta
+	cpu        time.Duration // user + system CPU time of this process during the phase
+}
+
+// cpuPerRequest is the process's CPU time per request in microseconds.
+func (p *phase) cpuPerRequest() float64 {
+	return float64(p.cpu.Microseconds()) / float64(max(p.requests, 1))
+}
+
+// cpuTime is the user + system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage is the first field of /proc/loadavg, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // poolDelta is what the phase did to the store's connection pools.
@@ -152,10 +210,11 @@ func (a poolDelta) sub(b poolDelta) poolDelta {
 
 func (p *phase) rate() float64 { return float64(p.requests) / p.elapsed.Seconds() }
 
-func benchBackend(cfg config, backend sqlstore.Backend) error {
+func benchBackend(cfg config, backend sqlstore.Backend, vfsName string) ([]*phase, error) {
 	ctx := context.Background()
-	title := map[sqlstore.Backend]string{sqlstore.SQLite: "SQLite (encrypted, AES-XTS VFS)", sqlstore.Postgres: "PostgreSQL"}[backend]
+	title := map[sqlstore.Backend]string{sqlstore.SQLite: "SQLite (encrypted, AES-XTS VFS " + vfsName + ")", sqlstore.Postgres: "PostgreSQL"}[backend]
 	fmt.Printf("\n### %s\n\n", title)
+	fmt.Printf("load average at start: %s\n\n", loadAverage())
 
 	// storetest's fixed keys; the real clock (token last-use and event
 	// times move as they would in production).
@@ -165,15 +224,16 @@ func benchBackend(cfg config, backend sqlstore.Backend) error {
 	case sqlstore.SQLite:
 		dir, err := os.MkdirTemp("", "auditbench-")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer os.RemoveAll(dir)
 		opts.SQLitePath = filepath.Join(dir, "bench.db")
+		opts.SQLiteVFS = vfsName
 	case sqlstore.Postgres:
 		name := "ct_bench_" + strings.ToLower(credtrack.NewID()[:16])
 		url, drop, err := sqlstore.CreatePostgresDatabase(ctx, cfg.postgres, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer func() {
 			if err := drop(); err != nil {
@@ -187,21 +247,21 @@ func benchBackend(cfg config, backend sqlstore.Backend) error {
 	open := func() (*sqlstore.DB, error) { return sqlstore.Open(ctx, opts) }
 	audited, err := open()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer audited.Close()
 	if _, err := audited.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	unaudited, err := open()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unaudited.Close()
 	unaudited.DisableReadAuditForBenchmark()
 	noGroup, err := open()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer noGroup.Close()
 	noGroup.SetGroupCommit(false)
@@ -216,7 +276,7 @@ func benchBackend(cfg config, backend sqlstore.Backend) error {
 	seedStart := time.Now()
 	orgID, credIDs, token, err := seed(ctx, audited, cfg.providers)
 	if err != nil {
-		return fmt.Errorf("seed: %w", err)
+		return nil, fmt.Errorf("seed: %w", err)
 	}
 	fmt.Printf("seeded %d providers with %d credentials in %s\n\n", cfg.providers, len(credIDs),
 		time.Since(seedStart).Round(time.Millisecond))
@@ -227,8 +287,11 @@ func benchBackend(cfg config, backend sqlstore.Backend) error {
 		{name: "audited, group commit off", key: "audited-nogc", db: noGroup, auditor: noGroup},
 	}
 	for _, p := range phases {
+		p.vfs = vfsName
+	}
+	for _, p := range phases {
 		if err := measure(ctx, cfg, backend, p, orgID, credIDs, token); err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
 
@@ -276,7 +339,17 @@ func benchBackend(cfg config, backend sqlstore.Backend) error {
 	default:
 		fmt.Printf("- audit chain: ok (%d events verified)\n", n)
 	}
-	return nil
+	fmt.Printf("- process CPU time per request: %s\n", strings.Join(cpuLines(phases), "; "))
+	fmt.Printf("- load average at the end: %s\n", loadAverage())
+	return phases, nil
+}
+
+func cpuLines(phases []*phase) []string {
+	var out []string
+	for _, p := range phases {
+		out = append(out, fmt.Sprintf("%s %.0f µs (%.1f s)", p.key, p.cpuPerRequest(), p.cpu.Seconds()))
+	}
+	return out
 }
 
 // seed creates an organization, the demo providers with their credentials
@@ -331,7 +404,11 @@ func measure(ctx context.Context, cfg config, backend sqlstore.Backend, p *phase
 	}
 	var prof *os.File
 	if cfg.cpuprofile != "" {
-		if prof, err = os.Create(fmt.Sprintf("%s.%s.%s.pprof", cfg.cpuprofile, backend, p.key)); err != nil {
+		name := string(backend)
+		if backend == sqlstore.SQLite {
+			name += "-" + p.vfs
+		}
+		if prof, err = os.Create(fmt.Sprintf("%s.%s.%s.pprof", cfg.cpuprofile, name, p.key)); err != nil {
 			return err
 		}
 		if err := pprof.StartCPUProfile(prof); err != nil {
@@ -340,9 +417,11 @@ func measure(ctx context.Context, cfg config, backend sqlstore.Backend, p *phase
 		}
 	}
 	pool0 := poolStats(p.db)
+	cpu0 := cpuTime()
 	start := time.Now()
 	lat, err := load(client, srv.URL, token, credIDs, &next, cfg.clients, cfg.duration)
 	p.elapsed = time.Since(start)
+	p.cpu = cpuTime() - cpu0
 	end := time.Now()
 	p.pool = poolStats(p.db).sub(pool0)
 	if prof != nil {

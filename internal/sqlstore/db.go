@@ -52,6 +52,11 @@ type Options struct {
 	Now func() time.Time
 	// ReadConns is the size of the SQLite read pool (default 4).
 	ReadConns int
+	// SQLiteVFS names the encrypting VFS of the SQLite file; empty means
+	// xtsvfs.Name. The library's "xts" VFS (which the caller must import)
+	// reads and writes the same format one sector per call; only
+	// benchmarks set it, to compare the two in one process.
+	SQLiteVFS string
 }
 
 // DB is an open store. Its methods implement the root package's record
@@ -81,6 +86,7 @@ type DB struct {
 	// sqliteHexKey is the XTS key of the SQLite file, for encrypted
 	// snapshots (snapshot.go); empty on PostgreSQL.
 	sqliteHexKey string
+	sqliteVFS    string // the VFS the SQLite file is opened through
 }
 
 // Open opens (without migrating) the database that opts select. Errors are

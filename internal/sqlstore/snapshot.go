@@ -23,7 +23,7 @@ import (
 
 // SnapshotSQLite writes a consistent copy of the SQLite database to path
 // (which must not exist) with VACUUM INTO. The copy goes through the same
-// AES-256-XTS VFS with the same key, so it is as encrypted as the live
+// AES-256-XTS VFS (xtsvfs) with the same key, so it is as encrypted as the live
 // file and opens with the same master key. VACUUM INTO reads in one
 // transaction: writers carry on (WAL) and the copy is the database as of
 // the moment it started. It runs on the checkpointer's connection, so it
@@ -39,7 +39,7 @@ func (db *DB) SnapshotSQLite(ctx context.Context, path string) error {
 	if _, err := os.Stat(abs); err == nil {
 		return fmt.Errorf("sqlstore: snapshot target %s exists", abs)
 	}
-	u := url.URL{Scheme: "file", Path: abs, RawQuery: url.Values{"vfs": {"xts"}, "hexkey": {db.sqliteHexKey}}.Encode()}
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: url.Values{"vfs": {db.sqliteVFS}, "hexkey": {db.sqliteHexKey}}.Encode()}
 	if _, err := db.ckpt.conn.ExecContext(ctx, "VACUUM INTO ?", u.String()); err != nil {
 		os.Remove(abs)
 		return fmt.Errorf("sqlstore: snapshot: %w", err)

@@ -15,12 +15,15 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
-	_ "github.com/ncruces/go-sqlite3/vfs/xts" // registers the AES-XTS encrypting VFS
+
+	"credtrack/internal/xtsvfs"
 )
 
-// openSQLite opens the embedded database through the "xts" VFS, which
+// openSQLite opens the embedded database through the xtsvfs VFS, which
 // encrypts every page with AES-256-XTS, so the file on disk holds no
-// plaintext. The key is set with PRAGMA hexkey on each new connection
+// plaintext. Its format is that of the driver's own "xts" VFS, so files
+// written before it was introduced keep opening; it moves runs of whole
+// sectors with one system call where the driver's makes one per 512 bytes. The key is set with PRAGMA hexkey on each new connection
 // rather than in the URI, so it never appears in a DSN that could be
 // logged. One writer connection serializes writes (SQLite allows one
 // writer at a time anyway; queueing in Go beats SQLITE_BUSY retries) and
@@ -31,6 +34,10 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 	}
 	hexKey := hex.EncodeToString(opts.SQLiteKey)
 	db.sqliteHexKey = hexKey
+	db.sqliteVFS = opts.SQLiteVFS
+	if db.sqliteVFS == "" {
+		db.sqliteVFS = xtsvfs.Name
+	}
 	// A relative path in a file: URL would be read as a host name
 	// ("file://credtrack-data/…"), so the path is made absolute first.
 	abs, err := filepath.Abs(opts.SQLitePath)
@@ -76,7 +83,7 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 			return nil
 		}
 	}
-	q := url.Values{"vfs": {"xts"}, "_txlock": {"immediate"}}
+	q := url.Values{"vfs": {db.sqliteVFS}, "_txlock": {"immediate"}}
 	u.RawQuery = q.Encode()
 	w, err := driver.Open(u.String(), init(sqliteWriter))
 	if err != nil {
