@@ -83,7 +83,7 @@ func main() {
 		"write a CPU profile of each measured phase to PREFIX.BACKEND.PHASE.pprof")
 	flag.StringVar(&cfg.backends, "backends", "sqlite,postgres", "comma-separated backends to run")
 	flag.IntVar(&cfg.pgIdle, "pg-idle-conns", 0,
-		"experiment: set the PostgreSQL pool's idle-connection limit (store default 10, open limit 20); 0 leaves it")
+		"experiment: set the PostgreSQL pool's idle-connection limit (store default 20, open limit 20); 0 leaves it")
 	flag.StringVar(&cfg.sqliteVFS, "sqlite-vfs", xtsvfs.Name,
 		"comma-separated SQLite VFSs to run the SQLite phases with, each on a fresh database (credtrack-xts, xts)")
 	flag.Parse()
