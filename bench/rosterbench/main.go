@@ -14,7 +14,7 @@
 // given, so that memory can be compared across sizes.
 //
 //	go run ./bench/rosterbench [-providers 100000] [-sizes 10000,100000]
-//	    [-postgres URL] [-backends sqlite,postgres]
+//	    [-postgres URL] [-backends sqlite,postgres] [-sqlite-vfs xts]
 //
 // -postgres defaults to $CREDTRACK_TEST_POSTGRES_URL. This is a main
 // package without tests, so go test ./... never runs it.
@@ -39,6 +39,8 @@ import (
 	"credtrack/internal/roster"
 	"credtrack/internal/sqlstore"
 	"credtrack/internal/storetest"
+
+	_ "github.com/ncruces/go-sqlite3/vfs/xts" // the driver's VFS, for -sqlite-vfs xts
 )
 
 func main() {
@@ -47,6 +49,7 @@ func main() {
 	backends := flag.String("backends", "sqlite,postgres", "comma-separated backends to run")
 	flag.IntVar(&batchSize, "batch", 0, "providers per transaction of the import (0: roster.Options' default)")
 	flag.IntVar(&aonMax, "all-or-nothing-max", 10000, "run the all-or-nothing phase for sizes up to this")
+	flag.StringVar(&sqliteVFS, "sqlite-vfs", "", "SQLite VFS (empty: the store's credtrack-xts; xts: the driver's, same format, one system call per 512-byte sector)")
 	flag.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of each import phase to PREFIX.BACKEND.N.pprof")
 	flag.Parse()
 	fmt.Printf("rosterbench: %s, GOMAXPROCS %d, load average at start: %s\n", time.Now().UTC().Format(time.RFC3339),
@@ -76,6 +79,7 @@ func main() {
 
 var (
 	cpuprofile string
+	sqliteVFS  string
 	batchSize  int
 	aonMax     int
 )
@@ -223,6 +227,7 @@ func run(backend sqlstore.Backend, pgURL string, n int) error {
 	switch backend {
 	case sqlstore.SQLite:
 		opts.SQLitePath = filepath.Join(dir, "bench.db")
+		opts.SQLiteVFS = sqliteVFS
 	case sqlstore.Postgres:
 		name := "ct_bench_" + strings.ToLower(credtrack.NewID()[:16])
 		url, drop, err := sqlstore.CreatePostgresDatabase(ctx, pgURL, name)
