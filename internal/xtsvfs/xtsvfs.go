@@ -135,6 +135,12 @@ const sectorSize = 512
 // runs of this size (a multiple of sectorSize).
 const maxRun = 64 << 10
 
+// sectorNum is the XTS tweak of the sector at file offset off: off / 512,
+// as in the library.
+func sectorNum(off int64) uint64 {
+	return uint64(off / sectorSize) // #nosec G115 -- SQLite file offsets are never negative
+}
+
 func roundDown(i int64) int64 {
 	return i &^ (sectorSize - 1)
 }
@@ -215,7 +221,7 @@ func (x *xtsFile) ReadAt(p []byte, off int64) (n int, err error) {
 		whole := m &^ (sectorSize - 1)
 		for i := 0; i < whole; i += sectorSize {
 			s := p[i : i+sectorSize]
-			x.cipher.Decrypt(s, s, uint64((off+int64(i))/sectorSize))
+			x.cipher.Decrypt(s, s, sectorNum(off+int64(i)))
 		}
 		if m != len(p) {
 			if err == nil {
@@ -256,7 +262,7 @@ func (x *xtsFile) ReadAt(p []byte, off int64) (n int, err error) {
 	whole := m &^ (sectorSize - 1)
 	for i := 0; i < whole; i += sectorSize {
 		s := buf[i : i+sectorSize]
-		x.cipher.Decrypt(s, s, uint64((lo+int64(i))/sectorSize))
+		x.cipher.Decrypt(s, s, sectorNum(lo+int64(i)))
 	}
 	if int64(whole) <= off-lo {
 		if err == nil {
@@ -372,7 +378,7 @@ func (x *xtsFile) write(p []byte, off int64) error {
 		t := copy(buf[off-lo:], p[:chunkEnd-off])
 		for i := 0; i < len(buf); i += sectorSize {
 			s := buf[i : i+sectorSize]
-			x.cipher.Encrypt(s, s, uint64((lo+int64(i))/sectorSize))
+			x.cipher.Encrypt(s, s, sectorNum(lo+int64(i)))
 		}
 
 		switch {
@@ -407,7 +413,7 @@ func (x *xtsFile) loadSector(s []byte, off int64) (existed bool, err error) {
 	s = s[:sectorSize]
 	m, err := x.File.ReadAt(s, off)
 	if m == sectorSize {
-		x.cipher.Decrypt(s, s, uint64(off/sectorSize))
+		x.cipher.Decrypt(s, s, sectorNum(off))
 		return true, nil
 	}
 	if err != io.EOF {
