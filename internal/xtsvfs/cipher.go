@@ -75,3 +75,19 @@ func (c *sectorCipher) Decrypt(dst, src []byte, sectorNum uint64) {
 	}
 	subtle.XORBytes(dst, dst, t[:])
 }
+
+// DecryptBlocks decrypts in place the 16-byte blocks buf of one sector
+// that start at byte from of the sector (from and len(buf) multiples of
+// 16, from+len(buf) <= sectorSize). XTS encrypts each block of a sector
+// on its own with the block's tweak, so part of a sector decrypts without
+// the rest.
+func (c *sectorCipher) DecryptBlocks(buf []byte, sectorNum uint64, from int) {
+	var t [sectorSize]byte
+	c.tweaks(&t, sectorNum)
+	tw := t[from : from+len(buf)]
+	subtle.XORBytes(buf, buf, tw)
+	for i := 0; i < len(buf); i += 16 {
+		c.k1.Decrypt(buf[i:i+16], buf[i:i+16])
+	}
+	subtle.XORBytes(buf, buf, tw)
+}

@@ -193,7 +193,7 @@ func runOps(t *testing.T, ops []op, rnd *rand.Rand, wal bool) {
 }
 
 // edges are the offsets and lengths around sector boundaries.
-var edges = []int{0, 1, 23, 24, 511, 512, 513, 1023, 1024, 1025, 4095, 4096, 4097, 4120, 4608, 8192 + 24}
+var edges = []int{0, 1, 16, 23, 24, 32, 496, 511, 512, 513, 528, 1023, 1024, 1025, 4095, 4096, 4097, 4112, 4120, 4608, 8192 + 24}
 
 func TestEveryEdge(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
@@ -224,6 +224,10 @@ func TestRandomOps(t *testing.T) {
 				ops[i].n = 1 + rnd.IntN(70<<10) // longer than one run buffer
 			case 1:
 				ops[i].n = walFrameHeader // held back in WAL files
+			case 2:
+				// Whole 16-byte blocks, not whole sectors.
+				ops[i].off &^= blockSize - 1
+				ops[i].n = blockSize * (1 + rnd.IntN(300))
 			}
 		}
 		runOps(t, ops, rnd, seed%2 == 1)

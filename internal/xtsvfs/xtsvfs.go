@@ -197,6 +197,10 @@ var errShort = errors.New("xtsvfs: short read or write")
 // header write is held back and merged with the page write (see WriteAt).
 const walFrameHeader = 24
 
+// blockSize is the AES block: XTS encrypts each 16-byte block of a sector
+// independently (no ciphertext stealing: sectors are whole blocks).
+const blockSize = 16
+
 func (x *xtsFile) ReadAt(p []byte, off int64) (n int, err error) {
 	if x.cipher == nil {
 		// Only OPEN_MAIN_DB can have a missing key.
@@ -213,21 +217,36 @@ func (x *xtsFile) ReadAt(p []byte, off int64) (n int, err error) {
 
 	end := off + int64(len(p))
 	lo, hi := roundDown(off), roundUp(end)
-	if lo == off && hi == end {
-		// Whole sectors: one read into p, decrypted in place. SQLite
-		// never reads what another connection is writing, so whole
-		// sectors need no lock (the library takes none either).
+	if off%blockSize == 0 && end%blockSize == 0 {
+		// Whole 16-byte XTS blocks (whole sectors, or a WAL page that
+		// starts on a block boundary): one read into p, decrypted in
+		// place block by block. SQLite never reads what another
+		// connection is writing, and a writer that rewrites a partial
+		// sector rewrites the blocks it does not change with the same
+		// bytes (XTS is deterministic per block), so these need no lock
+		// (the library takes none for whole sectors either).
 		m, err := x.File.ReadAt(p, off)
-		whole := m &^ (sectorSize - 1)
-		for i := 0; i < whole; i += sectorSize {
-			s := p[i : i+sectorSize]
-			x.cipher.Decrypt(s, s, sectorNum(off+int64(i)))
+		valid := m
+		if m != len(p) {
+			// As in the library, a short read counts only whole sectors.
+			valid = int(max(roundDown(off+int64(m))-off, 0))
+		}
+		for pos := off; pos < off+int64(valid); {
+			sec := roundDown(pos)
+			to := min(sec+sectorSize, off+int64(valid))
+			b := p[pos-off : to-off]
+			if pos == sec && to == sec+sectorSize {
+				x.cipher.Decrypt(b, b, sectorNum(sec))
+			} else {
+				x.cipher.DecryptBlocks(b, sectorNum(sec), int(pos-sec))
+			}
+			pos = to
 		}
 		if m != len(p) {
 			if err == nil {
 				err = errShort
 			}
-			return whole, err
+			return valid, err
 		}
 		return m, nil
 	}
