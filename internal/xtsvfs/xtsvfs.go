@@ -12,7 +12,8 @@
 // and writes them with one call, reads them with one call and decrypts
 // them in place, and only handles the partial first and last sectors the
 // way the library does (read, decrypt, patch, encrypt, write, under the
-// shared-memory I/O lock).
+// shared-memory I/O lock). A WAL frame's header and page go out as one
+// write, and a read of whole 16-byte XTS blocks needs no sector around it.
 //
 // Format: 512-byte sectors, sector number = file offset / 512, AES-128,
 // -192 or -256 XTS for a 32, 48 or 64-byte key (key, hexkey or textkey URI
