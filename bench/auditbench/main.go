@@ -85,7 +85,7 @@ func main() {
 	flag.IntVar(&cfg.pgIdle, "pg-idle-conns", 0,
 		"experiment: set the PostgreSQL pool's idle-connection limit (store default 20, open limit 20); 0 leaves it")
 	flag.StringVar(&cfg.sqliteVFS, "sqlite-vfs", xtsvfs.Name,
-		"comma-separated SQLite VFSs to run the SQLite phases with, each on a fresh database (credtrack-xts, xts)")
+		"comma-separated SQLite VFSs to run the SQLite phases with, each on a fresh database (credtrack-xts, xts), each optionally with /full or /normal for the synchronous level (default full)")
 	flag.Parse()
 	if cfg.clients < 1 || cfg.duration <= 0 || cfg.providers < 1 {
 		fmt.Fprintln(os.Stderr, "auditbench: -clients, -duration and -providers must be positive")
@@ -228,7 +228,8 @@ func benchBackend(cfg config, backend sqlstore.Backend, vfsName string) ([]*phas
 		}
 		defer os.RemoveAll(dir)
 		opts.SQLitePath = filepath.Join(dir, "bench.db")
-		opts.SQLiteVFS = vfsName
+		// "credtrack-xts/normal" names a synchronous level after the VFS.
+		opts.SQLiteVFS, opts.SQLiteSynchronous, _ = strings.Cut(vfsName, "/")
 	case sqlstore.Postgres:
 		name := "ct_bench_" + strings.ToLower(credtrack.NewID()[:16])
 		url, drop, err := sqlstore.CreatePostgresDatabase(ctx, cfg.postgres, name)

@@ -142,13 +142,14 @@ func (m *Main) openApp(ctx context.Context, cfg config.Config) (*app, error) {
 // derived from the master key (openApp and restore use them).
 func storeOptions(cfg config.Config, master *keyring.Master, log *slog.Logger) sqlstore.Options {
 	return sqlstore.Options{
-		DatabaseURL: cfg.DatabaseURL,
-		SQLitePath:  cfg.SQLitePath(),
-		SQLiteKey:   master.Derive("sqlite-xts", 64),
-		Sealer:      seal.New(master.Derive("field-encryption", 32), master.Derive("blind-index", 32)),
-		AuditKey:    master.Derive("audit-chain", 32),
-		KeyCheck:    master.Check(),
-		Logger:      log,
+		DatabaseURL:       cfg.DatabaseURL,
+		SQLitePath:        cfg.SQLitePath(),
+		SQLiteSynchronous: cfg.SQLiteSynchronous,
+		SQLiteKey:         master.Derive("sqlite-xts", 64),
+		Sealer:            seal.New(master.Derive("field-encryption", 32), master.Derive("blind-index", 32)),
+		AuditKey:          master.Derive("audit-chain", 32),
+		KeyCheck:          master.Check(),
+		Logger:            log,
 	}
 }
 

@@ -71,7 +71,10 @@ Guarantees:
   writers, even several servers on one PostgreSQL, never fork it.
 - **Durable before data leaves.** A write's event commits in the write's transaction. A read's
   event is committed before the data is returned; if it cannot be, the read fails with 503
-  (unavailable). Concurrent reads share one transaction (group commit).
+  (unavailable). Concurrent reads share one transaction (group commit). On SQLite every commit
+  is synced to disk by default (` + "`--sqlite-synchronous full`" + `), so this holds across power loss;
+  ` + "`normal`" + ` trades that for speed and survives only a crash of credtrack itself. PostgreSQL
+  syncs each commit with its default ` + "`synchronous_commit = on`" + `.
 - **Complete by construction.** Every web and API route is wrapped where it is registered: a
   request that recorded no more specific event gets an ` + "`http.request`" + ` event. Health checks, metrics
   and static assets are the only exceptions, by name; a test walks every registered route.

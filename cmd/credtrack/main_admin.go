@@ -17,7 +17,7 @@ import (
 )
 
 // storeFlags are the settings an operator command needs to reach the data.
-var storeFlags = []string{"data-dir", "database-url", "master-key", "base-url", "listen", "log-level", "log-format"}
+var storeFlags = []string{"data-dir", "database-url", "master-key", "sqlite-synchronous", "base-url", "listen", "log-level", "log-format"}
 
 // subcommand splits `org create …` into "create" and the rest.
 func (m *Main) subcommand(group string, args []string, valid ...string) (string, []string, error) {

@@ -12,7 +12,7 @@ import (
 func (m *Main) runMigrate(ctx context.Context, args []string) error {
 	cfg := config.Default()
 	fs := m.newFlagSet("migrate", "migrate [status] [flags]")
-	if err := parseErr(cfg.Load(fs, args, m.Getenv, "data-dir", "database-url", "master-key", "log-level", "log-format")); err != nil {
+	if err := parseErr(cfg.Load(fs, args, m.Getenv, "data-dir", "database-url", "master-key", "sqlite-synchronous", "log-level", "log-format")); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 || (fs.NArg() == 1 && fs.Arg(0) != "status" && fs.Arg(0) != "up") {

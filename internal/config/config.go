@@ -50,6 +50,10 @@ type Config struct {
 	// MaxUploadBytes caps one document upload (and a file checked on the
 	// "verify a document" page). Default 25 MB.
 	MaxUploadBytes int64
+	// SQLiteSynchronous is the embedded database's synchronous level:
+	// full (each commit synced, the default) or normal (synced at
+	// checkpoints: survives a crash of credtrack, not of the machine).
+	SQLiteSynchronous string
 	// SessionIdle and SessionLifetime are the idle timeout and the
 	// absolute lifetime of a signed-in session.
 	SessionIdle     time.Duration
@@ -173,11 +177,13 @@ func Default() Config {
 		ShutdownTimeout: 20 * time.Second,
 		MaxBodyBytes:    1 << 20,
 		MaxUploadBytes:  25 << 20,
-		SessionIdle:     30 * time.Minute,
-		SessionLifetime: 12 * time.Hour,
-		SMTPTLS:         "mandatory",
-		NPPESURL:        "https://npiregistry.cms.hhs.gov/api/",
-		HSTSMaxAge:      2 * 365 * 24 * time.Hour,
+		// Audit events of reads must be durable before the data leaves.
+		SQLiteSynchronous: "full",
+		SessionIdle:       30 * time.Minute,
+		SessionLifetime:   12 * time.Hour,
+		SMTPTLS:           "mandatory",
+		NPPESURL:          "https://npiregistry.cms.hhs.gov/api/",
+		HSTSMaxAge:        2 * 365 * 24 * time.Hour,
 		// English is what the disclosure policy and the team speak.
 		SecurityLanguages: "en",
 		BackupInterval:    24 * time.Hour,
@@ -262,6 +268,7 @@ func (c *Config) Fields() []Field {
 		{"shutdown-timeout", "how long graceful shutdown waits", false, &c.ShutdownTimeout},
 		{"max-body-bytes", "maximum request body size in bytes (uploads have their own limit)", false, &c.MaxBodyBytes},
 		{"max-upload-bytes", "maximum document upload size in bytes", false, &c.MaxUploadBytes},
+		{"sqlite-synchronous", "embedded SQLite durability: full syncs every commit (survives power loss); normal syncs at checkpoints (survives a crash of credtrack only)", false, &c.SQLiteSynchronous},
 		{"session-idle", "session idle timeout", false, &c.SessionIdle},
 		{"session-lifetime", "session absolute lifetime", false, &c.SessionLifetime},
 		{"dev-insecure-cookies", "allow plain-http cookies (localhost development only)", false, &c.DevInsecureCookies},
@@ -449,6 +456,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("max-body-bytes: must be at least 1024")
+	}
+	if s := strings.ToLower(c.SQLiteSynchronous); s != "full" && s != "normal" {
+		bad("sqlite-synchronous: must be full or normal")
 	}
 	if c.MaxUploadBytes < 1024 || c.MaxUploadBytes > 1<<30 {
 		bad("max-upload-bytes: must be between 1024 and 1073741824")

@@ -57,6 +57,11 @@ type Options struct {
 	// reads and writes the same format one sector per call; only
 	// benchmarks set it, to compare the two in one process.
 	SQLiteVFS string
+	// SQLiteSynchronous is the SQLite synchronous level: "full" (the
+	// default when empty) syncs the WAL at every commit, so a committed
+	// write, and a read's audit event, survive power loss; "normal" syncs
+	// only at checkpoints and survives application crashes only.
+	SQLiteSynchronous string
 }
 
 // DB is an open store. Its methods implement the root package's record

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,14 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 		return fmt.Errorf("cannot resolve the database path %s: %w", opts.SQLitePath, err)
 	}
 	u := url.URL{Scheme: "file", Path: abs}
+	sync := "FULL"
+	switch strings.ToLower(opts.SQLiteSynchronous) {
+	case "", "full":
+	case "normal":
+		sync = "NORMAL"
+	default:
+		return fmt.Errorf("sqlite synchronous level %q: want full or normal", opts.SQLiteSynchronous)
+	}
 	init := func(role sqliteConnRole) func(*sqlite3.Conn) error {
 		return func(c *sqlite3.Conn) error {
 			// Order matters: the key first, then busy_timeout, then the rest
@@ -53,9 +62,12 @@ func (db *DB) openSQLite(ctx context.Context, opts Options) error {
 				"PRAGMA hexkey='" + hexKey + "'",
 				"PRAGMA busy_timeout=10000",
 				"PRAGMA journal_mode=WAL",
-				// NORMAL is durable across application crashes under WAL; only
-				// an OS crash or power loss may lose the last transactions.
-				"PRAGMA synchronous=NORMAL",
+				// FULL (the default) syncs the WAL at each commit: an audit
+				// event is on disk before the read it records returns, even
+				// across power loss. Group commit shares one sync among the
+				// concurrent requests. NORMAL survives application crashes
+				// only; operators may choose it (--sqlite-synchronous).
+				"PRAGMA synchronous=" + sync,
 				"PRAGMA foreign_keys=ON",
 				// Temporary files would be encrypted with random keys; keeping
 				// them in memory avoids that cost.

@@ -79,3 +79,33 @@ func TestSQLiteFileFromDriverVFS(t *testing.T) {
 		back.Close()
 	}
 }
+
+// TestSQLiteSynchronous: the writer syncs every commit unless the operator
+// chose normal, and an unknown level is refused before anything opens.
+func TestSQLiteSynchronous(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		level string
+		want  int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{{"", 2}, {"full", 2}, {"normal", 1}} {
+		opts := storetest.Options(&storetest.Clock{T: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)})
+		opts.SQLitePath = filepath.Join(t.TempDir(), "ct.db")
+		opts.SQLiteSynchronous = c.level
+		db, err := sqlstore.Open(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.QueryIntForTest(ctx, "PRAGMA synchronous")
+		db.Close()
+		if err != nil || got != c.want {
+			t.Errorf("synchronous %q: PRAGMA synchronous = %d, %v; want %d", c.level, got, err, c.want)
+		}
+	}
+	opts := storetest.Options(&storetest.Clock{})
+	opts.SQLitePath = filepath.Join(t.TempDir(), "ct.db")
+	opts.SQLiteSynchronous = "off"
+	if db, err := sqlstore.Open(ctx, opts); err == nil {
+		db.Close()
+		t.Fatal("synchronous off was accepted")
+	}
+}
