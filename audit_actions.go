@@ -37,7 +37,7 @@ var AuditActions = []AuditAction{
 	{"credential.deleted", "records", "A credential was deleted; its documents stay on the provider."},
 	{"sensitive.revealed", "reads", "Someone allowed to reveal sensitive numbers asked to see one in full (an SSN, NPI, date of birth, license, DEA or policy number); the field is in details, never the value."},
 	{"audit.read", "reads", "Someone looked at the audit log (the viewer, or a provider's \"who read my record\" page)."},
-	{"export.created", "reads", "An export was made (the audit log as CSV or JSON Lines); what and the filter's shape are in details."},
+	{"export.created", "reads", "An export was made: the audit log as CSV or JSON Lines (the filter's shape in details), or the roster as CSV (whether sensitive values were included or withheld in details); what was exported is in details."},
 	{"auth.account.locked", "authentication", "Repeated failed sign-ins (5 in 15 minutes) locked an account for 15 minutes; the lock's end is in details and the user was emailed."},
 	{"auth.account.unlocked", "administration", "An administrator ended an account's sign-in lock and cleared its failure counter."},
 	{"auth.password.changed", "authentication", "A user changed their password with the current one (or gave a wrong current password: outcome failure); other sessions ended and the user was emailed."},
@@ -109,6 +109,9 @@ var AuditActions = []AuditAction{
 	{"keys.rotation.started", "administration", "A new data key became the primary of an organization's keyset (or the instance's); the rotation ID, new key ID and row count are in details."},
 	{"keys.rotation.reencrypted", "administration", "A batch of an organization's sealed values was re-encrypted under the new key; table, count and pass are in details, never values."},
 	{"keys.rotation.completed", "administration", "Every sealed value of the organization was under the new key, and the old keys were disabled; their IDs are in details."},
+	// Backups (credtrack backup, the scheduled backup job and credtrack restore), outside any organization.
+	{"backup.created", "administration", "A backup was written (by the backup command or the scheduled backup job, named by the actor); its name, size in bytes, schema version and document blob count are in details. Recorded outside any organization, after the backup, so the backup does not hold its own event."},
+	{"backup.restored", "administration", "A backup was restored and every audit chain of the restored data verified; the backup's name, when it was taken and its schema version are in details. Recorded outside any organization."},
 	// Exclusion lists, screening, monitoring and alerts (issue 6).
 	{"list.imported", "screening", "An exclusion list file (LEIE full or supplement, SAM extract) was validated and its version put in force; source, kind, file SHA-256, rows, entries, added and removed are in details. Recorded outside any organization."},
 	{"list.import_failed", "screening", "A list file was refused (wrong header, truncated rows, wrong encoding, too large, already imported); the reason is in details and the version in force is unchanged."},

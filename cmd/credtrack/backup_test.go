@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,7 +108,9 @@ func seedDrill(t *testing.T, env map[string]string) []drillDoc {
 }
 
 // drillState is what must survive a backup and restore: every table's
-// rows (schema_migrations aside, whose applied_at is the restore's).
+// rows (schema_migrations aside, whose applied_at is the restore's; the
+// audit tables aside, which the restore adds its backup.restored event
+// to: checkBackupEvents compares those).
 func drillState(t *testing.T, a *app) map[string]string {
 	t.Helper()
 	fp, err := a.db.FingerprintForTest(context.Background())
@@ -114,7 +118,79 @@ func drillState(t *testing.T, a *app) map[string]string {
 		t.Fatal(err)
 	}
 	delete(fp, "schema_migrations")
+	delete(fp, "audit_events")
+	delete(fp, "audit_heads")
 	return fp
+}
+
+// auditIDs lists the IDs of every audit event of the installation.
+func auditIDs(t *testing.T, a *app) []string {
+	t.Helper()
+	evs, err := a.db.AuditEventsForTest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.ID)
+	}
+	return out
+}
+
+// backupEvents returns the installation's events with the given action.
+func backupEvents(t *testing.T, env map[string]string, action string) []*credtrack.AuditEvent {
+	t.Helper()
+	a := openTestApp(t, env)
+	defer a.Close()
+	evs, err := a.db.AuditEventsForTest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*credtrack.AuditEvent
+	for _, ev := range evs {
+		if ev.Action == action {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// checkBackupEvent checks that ev records a backup or restore of name by
+// the system actor actor, on the instance's chain.
+func checkBackupEvent(t *testing.T, ev *credtrack.AuditEvent, action, actor, name string) {
+	t.Helper()
+	if ev.OrgID != "" || ev.ActorKind != credtrack.ActorSystem || ev.ActorID != actor || ev.Action != action ||
+		ev.TargetType != "backup" || ev.TargetID != name || ev.Outcome != credtrack.OutcomeSuccess || ev.Details["schema_version"] == "" {
+		t.Fatalf("%s event = %+v, want one by %s of backup %s outside any organization", action, ev, actor, name)
+	}
+	if action == "backup.created" {
+		if n, err := strconv.ParseInt(ev.Details["size_bytes"], 10, 64); err != nil || n <= 0 {
+			t.Fatalf("backup.created size_bytes = %q", ev.Details["size_bytes"])
+		}
+	}
+}
+
+// checkRestoredAudit checks that the restored installation has exactly
+// the events the backup held (before), then its own backup.restored.
+func checkRestoredAudit(t *testing.T, env map[string]string, before []string, name string) {
+	t.Helper()
+	a := openTestApp(t, env)
+	after := auditIDs(t, a)
+	a.Close()
+	restored := backupEvents(t, env, "backup.restored")
+	if len(restored) != 1 {
+		t.Fatalf("backup.restored events after the restore: %d", len(restored))
+	}
+	checkBackupEvent(t, restored[0], "backup.restored", "cli", name)
+	want := append(slices.Clone(before), restored[0].ID)
+	slices.Sort(want)
+	slices.Sort(after)
+	if !slices.Equal(after, want) {
+		t.Fatalf("audit events after the restore: %d, want the backup's %d and backup.restored", len(after), len(before))
+	}
+	if len(backupEvents(t, env, "backup.created")) != 0 {
+		t.Fatal("the restored data holds a backup.created event: the backup held its own event")
+	}
 }
 
 // checkDocuments decrypts every document and compares it with what was
@@ -159,7 +235,7 @@ func TestBackupRestoreDrill(t *testing.T) {
 			"CREDTRACK_BACKUP_DIR": filepath.Join(root, "backups")}
 		want := seedDrill(t, env)
 		a := openTestApp(t, env)
-		before := drillState(t, a)
+		before, beforeAudit := drillState(t, a), auditIDs(t, a)
 		a.Close()
 
 		code, out, errOut := run(t, env, "", "backup")
@@ -170,6 +246,11 @@ func TestBackupRestoreDrill(t *testing.T) {
 		if len(names) != 1 {
 			t.Fatalf("backups: %v", names)
 		}
+		created := backupEvents(t, env, "backup.created")
+		if len(created) != 1 {
+			t.Fatalf("backup.created events: %d", len(created))
+		}
+		checkBackupEvent(t, created[0], "backup.created", "cli", filepath.Base(names[0]))
 		raw, err := os.ReadFile(names[0])
 		if err != nil {
 			t.Fatal(err)
@@ -198,6 +279,7 @@ func TestBackupRestoreDrill(t *testing.T) {
 		if code, out, errOut := run(t, env, "", "audit", "verify"); code != 0 || strings.Contains(out, "BROKEN") {
 			t.Fatalf("audit verify after restore: %d %s %s", code, out, errOut)
 		}
+		checkRestoredAudit(t, env, beforeAudit, filepath.Base(names[0]))
 		a = openTestApp(t, env)
 		defer a.Close()
 		if after := drillState(t, a); fmt.Sprint(after) != fmt.Sprint(before) {
@@ -214,16 +296,27 @@ func TestBackupRestoreDrill(t *testing.T) {
 			"CREDTRACK_DATABASE_URL": storetest.PostgresDatabase(t)}, s3Env("BLOB_S3", s3, "documents"), s3Env("BACKUP_S3", s3, "backups"))
 		want := seedDrill(t, env)
 		a := openTestApp(t, env)
-		before := drillState(t, a)
+		before, beforeAudit := drillState(t, a), auditIDs(t, a)
 		a.Close()
 
 		code, out, errOut := run(t, env, "", "backup")
 		if code != 0 || !strings.Contains(out, "postgres database") || !strings.Contains(out, "3 document blobs (listed") {
 			t.Fatalf("backup: %d %s %s", code, out, errOut)
 		}
+		created := backupEvents(t, env, "backup.created")
+		if len(created) != 1 || !strings.Contains(out, "backup "+created[0].TargetID+" written") {
+			t.Fatalf("backup.created events: %d, output %s", len(created), out)
+		}
+		checkBackupEvent(t, created[0], "backup.created", "cli", created[0].TargetID)
+		latest := created[0].TargetID
 		file := filepath.Join(root, "one.ctbk")
 		if code, _, errOut := run(t, env, "", "backup", "--out", file); code != 0 {
 			t.Fatalf("backup --out: %d %s", code, errOut)
+		}
+		if created := backupEvents(t, env, "backup.created"); len(created) != 2 {
+			t.Fatalf("backup.created events after backup --out: %d", len(created))
+		} else {
+			checkBackupEvent(t, created[1], "backup.created", "cli", file)
 		}
 		raw, err := os.ReadFile(file)
 		if err != nil {
@@ -246,6 +339,7 @@ func TestBackupRestoreDrill(t *testing.T) {
 		if code, out, errOut := run(t, env, "", "audit", "verify"); code != 0 || strings.Contains(out, "BROKEN") {
 			t.Fatalf("audit verify after restore: %d %s %s", code, out, errOut)
 		}
+		checkRestoredAudit(t, env, beforeAudit, latest)
 		a = openTestApp(t, env)
 		if after := drillState(t, a); fmt.Sprint(after) != fmt.Sprint(before) {
 			t.Fatalf("rows differ after restore:\nbefore %v\nafter  %v", before, after)

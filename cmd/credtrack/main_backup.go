@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +111,7 @@ func (a *app) backupJob(dst blob.Store) jobs.Kind {
 		}
 		a.log.Info("backup written", "name", name, "schema_version", h.SchemaVersion, "blobs", len(h.Blobs),
 			"duration", time.Since(start).Round(time.Millisecond).String())
-		return nil
+		return a.recordBackup(ctx, "backup-job", name, h)
 	}}
 }
 
@@ -146,9 +147,28 @@ func (m *Main) runBackup(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := a.recordBackup(ctx, "cli", name, h); err != nil {
+		return err
+	}
 	fmt.Fprintf(m.Stdout, "backup %s written: %s database at schema version %d, %d document blobs (%s)\n",
 		name, h.Backend, h.SchemaVersion, len(h.Blobs), map[bool]string{true: "included", false: "listed; they stay in S3"}[h.BlobsIncluded])
 	fmt.Fprintf(m.Stdout, "signed with Ed25519 public key %s\n", hex.EncodeToString(backupKeys(a.master).Public()))
+	return nil
+}
+
+// recordBackup records backup.created on the instance's chain (outside
+// any organization: a backup holds every organization) as the system
+// actor who took it, "cli" or "backup-job". It runs after the backup is
+// written, so the backup never holds its own event; if the event cannot
+// be written the command fails, so that no backup goes unrecorded
+// silently.
+func (a *app) recordBackup(ctx context.Context, actor, name string, h *backup.Header) error {
+	ev := &credtrack.AuditEvent{Action: "backup.created", TargetType: "backup", TargetID: name, Outcome: credtrack.OutcomeSuccess,
+		Details: map[string]string{"size_bytes": strconv.FormatInt(h.Size, 10), "schema_version": strconv.Itoa(h.SchemaVersion),
+			"backend": h.Backend, "blobs": strconv.Itoa(len(h.Blobs))}}
+	if err := a.db.RecordEvent(credtrack.NewContextWithActor(ctx, credtrack.SystemActor(actor, "")), ev); err != nil {
+		return fmt.Errorf("backup %s was written, but its audit event could not be recorded: %w", name, err)
+	}
 	return nil
 }
 
@@ -172,6 +192,9 @@ func writeBackupFile(ctx context.Context, a *app, out string) (*backup.Header, e
 	if err != nil {
 		os.Remove(out)
 		return nil, err
+	}
+	if st, err := os.Stat(out); err == nil {
+		h.Size = st.Size()
 	}
 	return h, nil
 }
@@ -301,6 +324,18 @@ func (m *Main) runRestore(ctx context.Context, args []string) error {
 	}
 	if broken > 0 {
 		return fmt.Errorf("the restored data is in place, but %d audit chain(s) failed verification: investigate before serving it", broken)
+	}
+	// Only a restore whose chains verified is recorded, on the restored
+	// instance's own chain, after the events it brought back.
+	restored := *name // --latest has set it
+	if restored == "" {
+		restored = filepath.Base(*file)
+	}
+	ev := &credtrack.AuditEvent{Action: "backup.restored", TargetType: "backup", TargetID: restored, Outcome: credtrack.OutcomeSuccess,
+		Details: map[string]string{"taken_at": h.CreatedAt.UTC().Format(time.RFC3339), "schema_version": strconv.Itoa(h.SchemaVersion),
+			"backend": h.Backend, "blobs": strconv.Itoa(len(h.Blobs))}}
+	if err := a.db.RecordEvent(credtrack.NewContextWithActor(ctx, credtrack.SystemActor("cli", "")), ev); err != nil {
+		return fmt.Errorf("the restored data is in place and its audit chains verified, but the restore could not be recorded: %w", err)
 	}
 	fmt.Fprintln(m.Stdout, "restore complete")
 	return nil

@@ -44,6 +44,10 @@ type Header struct {
 	BlobStore     string     `json:"blob_store"`
 	BlobsIncluded bool       `json:"blobs_included"`
 	Blobs         []BlobInfo `json:"blobs"`
+	// Size is the archive's size in bytes, set by Create once it is
+	// written (for the backup.created audit event); it is not part of the
+	// archive, whose size is unknown while its header is written.
+	Size int64 `json:"-"`
 }
 
 // BlobInfo is one blob of the blob store manifest.

@@ -62,6 +62,9 @@ func Create(ctx context.Context, src Source, keys Keys, dst blob.Store) (string,
 	if err := f.Sync(); err != nil {
 		return "", nil, err
 	}
+	if st, err := f.Stat(); err == nil {
+		h.Size = st.Size()
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return "", nil, err
 	}

@@ -139,3 +139,25 @@ func (db *DB) JobsForTest(ctx context.Context, kind string) ([]credtrack.Job, er
 	}
 	return out, rows.Err()
 }
+
+// AuditEventsForTest returns every audit event of every chain (the
+// instance's, org_id "", included), oldest first by time, then chain and
+// position. Tests use it to find the events a request recorded, whatever
+// the organization, without recording an audit.read of their own. Test
+// support only.
+func (db *DB) AuditEventsForTest(ctx context.Context) ([]*credtrack.AuditEvent, error) {
+	rows, err := db.read.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit_events ORDER BY at, org_id, seq")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*credtrack.AuditEvent
+	for rows.Next() {
+		ev, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
