@@ -72,11 +72,21 @@ func actorRole(name string) credtrack.Role {
 // because the store stamps sessions with its own.
 func newIDFixture(t *testing.T, backend string, secure bool) *idFixture {
 	t.Helper()
+	return newIDFixtureWith(t, backend, secure, nil)
+}
+
+// newIDFixtureWith is newIDFixture with tweak applied to the configuration
+// before the app opens (a mail server, say); nil for none.
+func newIDFixtureWith(t *testing.T, backend string, secure bool, tweak func(*config.Config)) *idFixture {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.DevInsecureCookies = !secure
 	if backend == "postgres" {
 		cfg.DatabaseURL = storetest.PostgresDatabase(t)
+	}
+	if tweak != nil {
+		tweak(&cfg)
 	}
 	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
 	ctx := context.Background()
@@ -207,6 +217,13 @@ func newIDFixture(t *testing.T, backend string, secure bool) *idFixture {
 
 	authSvc := &auth.Service{Store: a.db, Hasher: a.hasher, Log: a.log, Now: f.clock.Now,
 		Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime}
+	if cfg.SMTPHost != "" { // a tweak gave a mail server: send as serve does
+		mailer, err := newMailer(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		authSvc.Mail, authSvc.BaseURL = mailer, cfg.BaseURL
+	}
 	reg := prometheus.NewRegistry()
 	f.h, f.patterns = a.handler(authSvc, reg, server.NewMetrics(reg))
 	// A checked roster import in each organization, so that the import
