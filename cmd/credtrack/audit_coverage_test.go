@@ -7,15 +7,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"credtrack"
 	"credtrack/internal/config"
+	"credtrack/internal/jobs"
 	"credtrack/internal/mail/mailtest"
+	"credtrack/internal/psv"
+	"credtrack/internal/psv/nppes"
 	"credtrack/internal/sqlstore"
 	"credtrack/internal/storetest"
 )
@@ -92,7 +97,9 @@ const (
 	auditNumber      = "ZQ7731955"
 	auditNewNumber   = "ZQ7731966"
 	auditInvitee     = "invitee-7731@alpha.test"
+	auditNPI         = "1720377294"
 )
+
 
 // TestAuditCategories performs, on both backends and through the served
 // handler (web or API, as a user would) wherever a route exists, one
@@ -103,16 +110,24 @@ const (
 func TestAuditCategories(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
+			// A recorded NPPES registry answer (for auditNPI).
+			nppesRecording, err := os.ReadFile("/work/shared/data/psv/nppes-api/ropensci-npi_api-b2f594.json")
+			if err != nil {
+				t.Fatal(err)
+			}
 			smtp := mailtest.NewServer(t)
+			registry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(nppesRecording) }))
+			defer registry.Close()
 			f := newIDFixtureWith(t, backend, true, func(c *config.Config) {
 				host, port := smtp.Addr()
 				c.SMTPHost, c.SMTPPort, c.SMTPTLS, c.SMTPFrom = host, int64(port), "none", "credtrack@test.example"
 				c.BaseURL = "https://ct.example"
+				c.NPPESURL = registry.URL + "/api/"
 			})
 			ctx := context.Background()
 			seen := map[string]bool{}
 			f.newAuditEvents(t, seen) // the fixture's own events
-			secrets := []string{auditPassword, auditNewPassword, auditNumber, auditNewNumber, auditInvitee, nameA[2], nameB[2]}
+			secrets := []string{auditNPI, auditPassword, auditNewPassword, auditNumber, auditNewNumber, auditInvitee, nameA[2], nameB[2]}
 			for _, tok := range f.tokens {
 				secrets = append(secrets, tok)
 			}
@@ -325,6 +340,24 @@ func TestAuditCategories(t *testing.T) {
 					status(t, "verify", rec, http.StatusSeeOther)
 					return wantEvent{action: "psv.check.requested", org: orgA, actorKind: credtrack.ActorUser, actorID: user("coordinator"),
 						outcome: credtrack.OutcomeSuccess}
+				}},
+				{"verification performed (job)", func(t *testing.T) wantEvent {
+					// A provider with an NPI, checked against NPPES: the
+					// job's call records the masked request and the
+					// response's metadata, never the NPI.
+					rec := f.serve(apiRequest("POST", "/api/v1/providers", tokenA, map[string]any{"first_name": "Elise", "last_name": "Hiza",
+						"profession": "MD", "npi": auditNPI, "active": true}))
+					status(t, "create", rec, http.StatusCreated)
+					id := idOf(t, rec)
+					c, _ := f.session(t, "coordinator")
+					status(t, "verify", f.serve(withCookie(form("/providers/"+id+"/verify", url.Values{"source": {"nppes"}}), c)), http.StatusSeeOther)
+					svc := f.a.verification()
+					svc.Sources[credtrack.SourceNPPES].(*nppes.Source).Client.Fetch.Sleep = func(context.Context, time.Duration) error { return nil }
+					runner := jobs.NewRunner(f.a.db, f.a.log, map[string]jobs.Kind{psv.JobKind: {Handler: svc.RunJob}})
+					if n, err := runner.RunOnce(ctx); err != nil || n < 1 {
+						t.Fatalf("jobs run: %d %v", n, err)
+					}
+					return wantEvent{action: "psv.nppes.requested", org: orgA, actorKind: credtrack.ActorSystem, noIP: true}
 				}},
 				// Role changes, invitations, administrative actions.
 				{"invitation created (web)", func(t *testing.T) wantEvent {
