@@ -100,7 +100,6 @@ const (
 	auditNPI         = "1720377294"
 )
 
-
 // TestAuditCategories performs, on both backends and through the served
 // handler (web or API, as a user would) wherever a route exists, one
 // action of every category issue 4 requires the log to capture, and
