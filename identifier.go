@@ -97,3 +97,67 @@ func Last4(s string) string {
 	}
 	return s[len(s)-4:]
 }
+
+// compactNumber drops the spaces (and, for NPIs, dashes) people type or
+// paste inside an identifier: "1234 567 893", "1234-567-893".
+func compactNumber(s string, dropDash bool) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\u00a0' || (dropDash && r == '-') {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// NormalizeLookups prepares the exact-match lookups of f (NPI, DEA,
+// License, LicenseState) for their blind indexes: it normalizes each the
+// way the stored value was normalized before it was indexed (an NPI is 10
+// digits; a DEA number is upper case without its "-suffix"; a license
+// number is trimmed, and the index itself is case-insensitive) after
+// dropping the spaces a person may type inside a number, and refuses a
+// number that could not be on record (a bad check digit), so a typo is
+// reported rather than silently finding nothing. Errors never repeat the
+// number.
+func (f *ProviderFilter) NormalizeLookups() error {
+	if f.NPI != "" {
+		f.NPI = compactNumber(f.NPI, true)
+		if !ValidNPI(f.NPI) {
+			return Errorf(EINVALID, "the NPI to search for must be 10 digits with a valid check digit")
+		}
+	}
+	if f.DEA != "" {
+		f.DEA = NormalizeDEA(compactNumber(f.DEA, false))
+		if !ValidDEA(f.DEA) {
+			return Errorf(EINVALID, "the DEA number to search for must be 2 letters and 7 digits with a valid check digit")
+		}
+	}
+	f.License = strings.TrimSpace(f.License)
+	f.LicenseState = strings.ToUpper(strings.TrimSpace(f.LicenseState))
+	if len(f.License) > 50 {
+		return Errorf(EINVALID, "a license number is at most 50 characters")
+	}
+	if f.LicenseState != "" {
+		if f.License == "" {
+			return Errorf(EINVALID, "a license state narrows a license number search; give the number too")
+		}
+		if !validState(f.LicenseState) {
+			return Errorf(EINVALID, "the license state must be a two-letter code")
+		}
+	}
+	return nil
+}
+
+// LicenseLookupForms are the forms of a license number worth looking up:
+// as typed (trimmed) and, when it has inner spaces, without them, since a
+// license stored as "RN123456" is often typed "RN 123456". Both are
+// compared through the blind index, never in plaintext.
+func LicenseLookupForms(s string) []string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	if c := compactNumber(s, false); c != s {
+		return []string{s, c}
+	}
+	return []string{s}
+}

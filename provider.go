@@ -250,10 +250,22 @@ func (s RequiredCredentialSet) Validate() error {
 
 // ProviderFilter selects providers for a list page or export.
 type ProviderFilter struct {
-	Query      string // matches names (case-insensitive substring)
-	NPI        string // exact match through the blind index
-	Profession Profession
-	Status     ProviderStatus
+	Query string // matches names (case-insensitive substring)
+	// QueryOrLicense widens Query: a provider also matches when they hold
+	// a state license whose number is exactly Query (through the blind
+	// index). The web search box sets it for input that contains a digit.
+	QueryOrLicense bool
+	// Exact-match lookups through the keyed blind indexes (the numbers
+	// are never stored or compared in plaintext). Input is normalized the
+	// way the index was computed when the value was written, so spaces,
+	// dashes in an NPI and lower case still match. Several set together
+	// must all match.
+	NPI          string // the provider's NPI, or an NPI credential's number
+	DEA          string // a DEA registration's number (an institutional "-suffix" is dropped)
+	License      string // a state license's number
+	LicenseState string // with License: only a license issued by this state
+	Profession   Profession
+	Status       ProviderStatus
 	// CredentialType keeps providers holding at least one credential of this type.
 	CredentialType CredentialType
 	// ExpiringWithinDays, when > 0, keeps providers with a credential

@@ -235,13 +235,40 @@ func (db *DB) FindProviders(ctx context.Context, f credtrack.ProviderFilter) ([]
 		}
 		where, args = append(where, "user_id = ?"), append(args, owner)
 	}
+	if err := f.NormalizeLookups(); err != nil {
+		return nil, 0, err
+	}
 	if q := strings.ToLower(strings.TrimSpace(f.Query)); q != "" {
-		where = append(where, "(lower(first_name) LIKE ? ESCAPE '\\' OR lower(last_name) LIKE ? ESCAPE '\\')")
+		cond := "lower(first_name) LIKE ? ESCAPE '\\' OR lower(last_name) LIKE ? ESCAPE '\\'"
 		like := "%" + escapeLike(q) + "%"
 		args = append(args, like, like)
+		if f.QueryOrLicense && len(q) <= 50 {
+			c, a := db.licenseMatch(org, strings.TrimSpace(f.Query), "")
+			cond += " OR " + c
+			args = append(args, a...)
+		}
+		where = append(where, "("+cond+")")
 	}
+	// The exact-match lookups compare keyed blind indexes, computed from
+	// the normalized input exactly as they were when the value was
+	// written, and each index includes the organization, so another
+	// organization's identical number has a different index as well as a
+	// different org_id. They use the (org_id, npi_bidx) and (org_id, type,
+	// number_bidx) indexes of migration 0001.
 	if f.NPI != "" {
-		where, args = append(where, "npi_bidx = ?"), append(args, db.sealer.Index(org, "npi", f.NPI))
+		where = append(where, "(npi_bidx = ? OR EXISTS (SELECT 1 FROM credentials c WHERE c.org_id = providers.org_id"+
+			" AND c.provider_id = providers.id AND c.type = ? AND c.number_bidx = ?))")
+		args = append(args, db.sealer.Index(org, "npi", f.NPI),
+			string(credtrack.CredNPI), db.sealer.Index(org, "credential."+string(credtrack.CredNPI), f.NPI))
+	}
+	if f.DEA != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM credentials c WHERE c.org_id = providers.org_id"+
+			" AND c.provider_id = providers.id AND c.type = ? AND c.number_bidx = ?)")
+		args = append(args, string(credtrack.CredDEA), db.sealer.Index(org, "credential."+string(credtrack.CredDEA), f.DEA))
+	}
+	if f.License != "" {
+		c, a := db.licenseMatch(org, f.License, f.LicenseState)
+		where, args = append(where, c), append(args, a...)
 	}
 	if f.Profession != "" {
 		where, args = append(where, "profession = ?"), append(args, string(f.Profession))
@@ -345,14 +372,46 @@ func (db *DB) FindProviders(ctx context.Context, f credtrack.ProviderFilter) ([]
 	if err != nil {
 		return nil, 0, err
 	}
+	// The details say which lookups were used, never the numbers.
 	details := map[string]string{"results": itoa(len(out))}
-	if f.NPI != "" {
-		details["by"] = "npi"
+	var by []string
+	for _, l := range []struct {
+		name string
+		set  bool
+	}{{"npi", f.NPI != ""}, {"dea", f.DEA != ""}, {"license", f.License != ""},
+		{"name_or_license", f.QueryOrLicense && strings.TrimSpace(f.Query) != ""}} {
+		if l.set {
+			by = append(by, l.name)
+		}
+	}
+	if len(by) > 0 {
+		details["by"] = strings.Join(by, ",")
+	}
+	if f.LicenseState != "" {
+		details["license_state"] = f.LicenseState
 	}
 	if err := db.auditRead(ctx, "provider.listed", "provider", "", details); err != nil {
 		return nil, 0, err
 	}
 	return out, total, nil
+}
+
+// licenseMatch is the condition "holds a state license numbered number
+// (in state, when given)", compared through the blind index in each form
+// LicenseLookupForms gives.
+func (db *DB) licenseMatch(org, number, state string) (string, []any) {
+	forms := credtrack.LicenseLookupForms(number)
+	args := []any{string(credtrack.CredStateLicense)}
+	for _, n := range forms {
+		args = append(args, db.sealer.Index(org, "credential."+string(credtrack.CredStateLicense), n))
+	}
+	cond := "EXISTS (SELECT 1 FROM credentials c WHERE c.org_id = providers.org_id AND c.provider_id = providers.id" +
+		" AND c.type = ? AND c.number_bidx IN (" + placeholders(len(forms)) + ")"
+	if state != "" {
+		cond += " AND c.jurisdiction = ?"
+		args = append(args, state)
+	}
+	return cond + ")", args
 }
 
 func escapeLike(s string) string {
