@@ -120,6 +120,8 @@ func (h *Handler) routes() {
 
 	h.handle("GET /api/v1/providers", Policy{Permission: credtrack.PermProviderRead, Own: true}, h.handleProviderIndex)
 	h.handle("POST /api/v1/providers", Policy{Permission: credtrack.PermProviderWrite}, h.handleProviderCreate)
+	// Search by number is a POST so that the numbers stay out of URLs.
+	h.handle("POST /api/v1/providers/search", Policy{Permission: credtrack.PermProviderRead, Own: true}, h.handleProviderSearch)
 	h.handle("GET /api/v1/providers/{id}", Policy{Permission: credtrack.PermProviderRead, Own: true}, h.handleProviderShow)
 	h.handle("PATCH /api/v1/providers/{id}", Policy{Permission: credtrack.PermProviderWrite}, h.handleProviderUpdate)
 	h.handle("DELETE /api/v1/providers/{id}", Policy{Permission: credtrack.PermProviderWrite}, h.handleProviderDelete)

@@ -174,6 +174,7 @@ func TestAPIWalk(t *testing.T) {
 
 		providersBadInput(t, c, f)
 		pid := providersGood(t, c, f)
+		providersSearchWalk(t, c, f)
 		cid := credentialsWalk(t, c, f, pid)
 		documentsWalk(t, c, f)
 		updateDeleteWalk(t, c, f, pid, cid)
