@@ -42,7 +42,10 @@ type option struct {
 // providersPage is the data of templates/pages/providers.html.
 type providersPage struct {
 	Page
-	Query           string
+	Query string
+	// SearchedBy describes a search by number, masked ("NPI ending
+	// 7893"); "" for the ordinary list.
+	SearchedBy      string
 	Professions     []option
 	Statuses        []option
 	CredentialTypes []option
@@ -144,9 +147,20 @@ type providerPage struct {
 }
 
 // handleProviderIndex lists the organization's providers with search,
-// filters, sort and paging.
+// filters, sort and paging. The search box posts to /providers/search
+// (handleProviderSearch), which sends name searches back here as ?q=.
 func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	f, page, err := parseProviderFilters(r.URL.Query())
+	if err != nil {
+		h.renderError(w, r, err)
+		return
+	}
+	h.renderProviderList(w, r, f, page, "")
+}
+
+// parseProviderFilters reads the list's filters and page from the query
+// string or the search form.
+func parseProviderFilters(q url.Values) (credtrack.ProviderFilter, int, error) {
 	f := credtrack.ProviderFilter{
 		Query:          strings.TrimSpace(q.Get("q")),
 		Profession:     credtrack.Profession(q.Get("profession")),
@@ -156,26 +170,21 @@ func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 		Limit:          providersPerPage,
 	}
 	if f.Profession != "" && !slices.Contains(credtrack.Professions, f.Profession) {
-		h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "Unknown profession."))
-		return
+		return f, 0, credtrack.Errorf(credtrack.EINVALID, "Unknown profession.")
 	}
 	if f.Status != "" && !slices.Contains(providerStatuses, f.Status) {
-		h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "Unknown status."))
-		return
+		return f, 0, credtrack.Errorf(credtrack.EINVALID, "Unknown status.")
 	}
 	if f.CredentialType != "" && !slices.Contains(credtrack.CredentialTypes, f.CredentialType) {
-		h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "Unknown credential type."))
-		return
+		return f, 0, credtrack.Errorf(credtrack.EINVALID, "Unknown credential type.")
 	}
 	if f.Sort != "" && sortLabels[f.Sort] == "" {
-		h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "Unknown sort order."))
-		return
+		return f, 0, credtrack.Errorf(credtrack.EINVALID, "Unknown sort order.")
 	}
 	if s := q.Get("expiring"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 3650 {
-			h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "The expiry window must be a number of days between 1 and 3650."))
-			return
+			return f, 0, credtrack.Errorf(credtrack.EINVALID, "The expiry window must be a number of days between 1 and 3650.")
 		}
 		f.ExpiringWithinDays = n
 	}
@@ -183,13 +192,18 @@ func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("page"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100000 {
-			h.renderError(w, r, credtrack.Errorf(credtrack.EINVALID, "The page number is not valid."))
-			return
+			return f, 0, credtrack.Errorf(credtrack.EINVALID, "The page number is not valid.")
 		}
 		page = n
 	}
 	f.Offset = (page - 1) * providersPerPage
+	return f, page, nil
+}
 
+// renderProviderList renders one page of the list. searchedBy, when not
+// empty, describes a search by number (masked); such a result is not
+// paged, because a page link would have to carry the number in its URL.
+func (h *Handler) renderProviderList(w http.ResponseWriter, r *http.Request, f credtrack.ProviderFilter, page int, searchedBy string) {
 	ps, total, err := h.providers.FindProviders(r.Context(), f)
 	if err != nil {
 		h.renderError(w, r, err)
@@ -204,10 +218,12 @@ func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 	a := credtrack.ActorFromContext(r.Context())
 
 	p := providersPage{
-		Page:      h.newPage(w, r, "Providers", "providers"),
-		Query:     f.Query,
-		Total:     total,
-		Filtered:  f.Query != "" || f.Profession != "" || f.Status != "" || f.CredentialType != "" || f.ExpiringWithinDays > 0,
+		Page:       h.newPage(w, r, "Providers", "providers"),
+		Query:      f.Query,
+		SearchedBy: searchedBy,
+		Total:      total,
+		Filtered: f.Query != "" || f.Profession != "" || f.Status != "" || f.CredentialType != "" || f.ExpiringWithinDays > 0 ||
+			searchedBy != "",
 		CanCreate: h.records != nil && a.Can(credtrack.PermProviderWrite),
 	}
 	for _, prof := range credtrack.Professions {
@@ -242,11 +258,15 @@ func (h *Handler) handleProviderIndex(w http.ResponseWriter, r *http.Request) {
 	if len(ps) > 0 {
 		p.From, p.To = f.Offset+1, f.Offset+len(ps)
 	}
-	if page > 1 {
-		p.PrevURL = pageURL(f, page-1)
-	}
-	if f.Offset+len(ps) < total {
-		p.NextURL = pageURL(f, page+1)
+	if searchedBy != "" {
+		p.Query = "" // never echo a searched number into the page
+	} else {
+		if page > 1 {
+			p.PrevURL = pageURL(f, page-1)
+		}
+		if f.Offset+len(ps) < total {
+			p.NextURL = pageURL(f, page+1)
+		}
 	}
 	h.render(w, r, http.StatusOK, "providers", p)
 }

@@ -418,6 +418,10 @@ func (h *Handler) routeTable() []route {
 
 		{pattern: "GET /providers", handler: h.handleProviderIndex,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
+		// The search box posts so that a searched NPI, DEA or license
+		// number stays out of URLs and logs (handleProviderSearch).
+		{pattern: "POST /providers/search", handler: h.handleProviderSearch,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderRead}},
 		{pattern: "GET /providers/new", handler: h.handleProviderNew,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermProviderWrite}},
 		{pattern: "POST /providers", handler: h.handleProviderCreate,
