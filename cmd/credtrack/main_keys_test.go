@@ -22,8 +22,8 @@ import (
 )
 
 // TestKeysAtRestAndRotation, on both backends: the demo data and two
-// uploaded documents leave no NPI, DEA, SSN or license number in plain
-// text in the database (SQLite read through its XTS VFS with the key;
+// uploaded documents leave no NPI, DEA, SSN, license or malpractice
+// policy number and no date of birth in plain text in the database (SQLite read through its XTS VFS with the key;
 // PostgreSQL read row by row through the driver, as a dump would) and no
 // document bytes in the blob directory; then `credtrack keys rotate`
 // re-encrypts everything while a server keeps answering with the same
@@ -80,15 +80,47 @@ func TestKeysAtRestAndRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			// The demo providers' identifiers, as generated.
-			var needles []string
-			for _, p := range demo.Providers(demo.ProviderCount, today) {
-				needles = append(needles, p.NPI, p.SSN)
+			// The demo providers' identifiers, as generated: NPI, SSN, DEA,
+			// license and malpractice policy numbers, and dates of birth
+			// in the forms a plaintext date would take (ISO, as the store
+			// writes dates, and the US month/day/year of rosters). A date
+			// that is also a credential's issue or expiry date (or another
+			// detail) is legitimately in plain text, so it is not a needle.
+			demoProviders := demo.Providers(demo.ProviderCount, today)
+			plainDates := map[string]bool{}
+			for _, p := range demoProviders {
 				for _, c := range p.Credentials {
-					if c.Type == credtrack.CredDEA || c.Type == credtrack.CredStateLicense || c.Type == credtrack.CredNPI {
+					plainDates[c.IssuedOn.String()], plainDates[c.ExpiresOn.String()] = true, true
+					for _, v := range c.Details {
+						plainDates[v] = true
+					}
+				}
+			}
+			var needles []string
+			dobs := 0
+			for _, p := range demoProviders {
+				needles = append(needles, p.NPI, p.SSN)
+				if !p.DOB.IsZero() && !plainDates[p.DOB.String()] {
+					needles = append(needles, p.DOB.String(), p.DOB.Format("01/02/2006"))
+					dobs++
+				}
+				for _, c := range p.Credentials {
+					switch c.Type {
+					case credtrack.CredDEA, credtrack.CredStateLicense, credtrack.CredNPI, credtrack.CredMalpractice:
 						needles = append(needles, c.Number)
 					}
 				}
+			}
+			var someExpiry credtrack.Date // a date that is in plain text, as a positive control
+			for _, p := range demoProviders {
+				for _, c := range p.Credentials {
+					if someExpiry.IsZero() && !c.ExpiresOn.IsZero() {
+						someExpiry = c.ExpiresOn
+					}
+				}
+			}
+			if dobs < 100 || someExpiry.IsZero() {
+				t.Fatalf("only %d dates of birth to look for", dobs)
 			}
 			checkAtRest := func(when string) {
 				t.Helper()
@@ -99,6 +131,10 @@ func TestKeysAtRestAndRotation(t *testing.T) {
 				// Positive control: the dump does hold the providers' names.
 				if !strings.Contains(dump.String(), strings.ToLower(list[0].LastName)) {
 					t.Fatalf("%s: the dump lacks a provider's name; it does not read the tables", when)
+				}
+				// And dates in the ISO form the needles use.
+				if !containsToken(dump.Bytes(), someExpiry.String()) {
+					t.Fatalf("%s: the dump lacks a credential's expiry date as %s; dates are not written as the needles assume", when, someExpiry.String())
 				}
 				checked := 0
 				for _, n := range needles {
