@@ -28,7 +28,7 @@ var AuditActions = []AuditAction{
 	{"api_token.created", "administration", "An API token was created for a role; only its ID and name are recorded."},
 	{"provider.created", "records", "A provider record was created."},
 	{"provider.read", "reads", "A provider record with its credentials was shown."},
-	{"provider.listed", "reads", "A list of providers was shown; the number of results is in details, never the search values."},
+	{"provider.listed", "reads", "A list of providers was shown, or a search by number answered; details hold the number of results and the kind of lookup (by: npi, dea, license, name_or_license; license_state), never the search values."},
 	{"credential.created", "records", "A credential was added to a provider."},
 	{"credential.read", "reads", "A credential with its full number was shown."},
 	{"provider.updated", "records", "A provider record was changed; the names of the changed fields are in details, never their values."},
