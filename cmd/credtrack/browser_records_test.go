@@ -20,7 +20,8 @@ import (
 
 // TestBrowserProviderRecords walks a coordinator's day in Chromium against
 // the demo: add a provider, add a state license with its type-specific
-// fields, upload a PDF to it, download it, verify the same file on the
+// fields, find the provider by NPI and by license number from the list's
+// search box, upload a PDF to it, download it, verify the same file on the
 // "verify a document" page, and reveal the license number (an audited
 // POST). No step may violate the Content-Security-Policy.
 func TestBrowserProviderRecords(t *testing.T) {
@@ -86,6 +87,27 @@ func TestBrowserProviderRecords(t *testing.T) {
 	if tl := must(t, ctx, "timeline bars", chromedp.Evaluate[int](`document.querySelectorAll('svg.timeline rect.bar').length`)); tl != 1 {
 		t.Errorf("timeline has %d bars, want 1", tl)
 	}
+
+	// Find the provider from the list's search box by NPI (typed with
+	// spaces) and by license number (lower case): the form posts, so the
+	// address bar never holds the number, and the page shows it masked.
+	for _, tc := range []struct{ what, typed, note string }{
+		{"NPI", "1234 567 893", "NPI ending 7893"},
+		{"license number", "rn2024118877", "license number ending 8877"},
+	} {
+		navigate(t, ctx, "open /providers", http.StatusOK, chromedp.Navigate(s.URL+"/providers"))
+		do(t, ctx, "type the "+tc.what, chromedp.WaitVisible(chromedp.ID("q")), chromedp.SendKeys(chromedp.ID("q"), tc.typed))
+		navigate(t, ctx, "search by "+tc.what, http.StatusOK, chromedp.Click(chromedp.CSS(`form[action="/providers/search"] button[type="submit"]`)))
+		if loc := must(t, ctx, "location", chromedp.Location()); loc != s.URL+"/providers/search" {
+			t.Errorf("after searching by %s the browser is at %s", tc.what, loc)
+		}
+		main := must(t, ctx, "results", chromedp.Text(chromedp.CSS("main")))
+		if !strings.Contains(main, "Browserfield") || !strings.Contains(main, tc.note) ||
+			strings.Contains(main, "1234567893") || strings.Contains(strings.ToUpper(main), "RN2024118877") {
+			t.Errorf("search by %s shows %q", tc.what, main)
+		}
+	}
+	navigate(t, ctx, "back to the provider", http.StatusOK, chromedp.Navigate(providerURL))
 
 	// Upload a PDF attached to the license.
 	pdf := append([]byte("%PDF-1.4\n% credtrack browser test\n"), bytes.Repeat([]byte("license copy\n"), 2000)...)
