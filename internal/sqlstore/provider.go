@@ -253,22 +253,34 @@ func (db *DB) FindProviders(ctx context.Context, f credtrack.ProviderFilter) ([]
 	// the normalized input exactly as they were when the value was
 	// written, and each index includes the organization, so another
 	// organization's identical number has a different index as well as a
-	// different org_id. They use the (org_id, npi_bidx) and (org_id, type,
-	// number_bidx) indexes of migration 0001.
+	// different org_id. They are written as IN (subquery) rather than a
+	// correlated EXISTS so that the database starts from the (org_id,
+	// type, number_bidx) index of migration 0001 (and (org_id, npi_bidx))
+	// instead of probing every provider of the organization.
 	if f.NPI != "" {
-		where = append(where, "(npi_bidx = ? OR EXISTS (SELECT 1 FROM credentials c WHERE c.org_id = providers.org_id"+
-			" AND c.provider_id = providers.id AND c.type = ? AND c.number_bidx = ?))")
-		args = append(args, db.sealer.Index(org, "npi", f.NPI),
-			string(credtrack.CredNPI), db.sealer.Index(org, "credential."+string(credtrack.CredNPI), f.NPI))
+		// UNION ALL rather than "npi_bidx = ? OR ...": with OR, PostgreSQL
+		// scans the organization's providers; and ALL, because SQLite
+		// answers a plain UNION by merging all the organization's credentials.
+		where = append(where, "id IN (SELECT p.id FROM providers p WHERE p.org_id = ? AND p.npi_bidx = ?"+
+			" UNION ALL SELECT c.provider_id FROM credentials c WHERE c.org_id = ? AND c.type = ? AND c.number_bidx = ?)")
+		args = append(args, org, db.sealer.Index(org, "npi", f.NPI),
+			org, string(credtrack.CredNPI), db.sealer.Index(org, "credential."+string(credtrack.CredNPI), f.NPI))
 	}
 	if f.DEA != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM credentials c WHERE c.org_id = providers.org_id"+
-			" AND c.provider_id = providers.id AND c.type = ? AND c.number_bidx = ?)")
-		args = append(args, string(credtrack.CredDEA), db.sealer.Index(org, "credential."+string(credtrack.CredDEA), f.DEA))
+		where = append(where, "id IN (SELECT c.provider_id FROM credentials c WHERE c.org_id = ? AND c.type = ? AND c.number_bidx = ?)")
+		args = append(args, org, string(credtrack.CredDEA), db.sealer.Index(org, "credential."+string(credtrack.CredDEA), f.DEA))
 	}
 	if f.License != "" {
 		c, a := db.licenseMatch(org, f.License, f.LicenseState)
 		where, args = append(where, c), append(args, a...)
+	}
+	if db.backend == SQLite && (f.NPI != "" || f.DEA != "" || f.License != "") {
+		// Without this SQLite walks the organization's (org_id,
+		// sort_name) index to save a sort, testing every provider
+		// against the lookup; "+" takes org_id out of index choice, so it
+		// fetches the few matches by primary key instead (5x faster on
+		// 20,000 providers).
+		where[0] = "+org_id = ?"
 	}
 	if f.Profession != "" {
 		where, args = append(where, "profession = ?"), append(args, string(f.Profession))
@@ -401,12 +413,12 @@ func (db *DB) FindProviders(ctx context.Context, f credtrack.ProviderFilter) ([]
 // LicenseLookupForms gives.
 func (db *DB) licenseMatch(org, number, state string) (string, []any) {
 	forms := credtrack.LicenseLookupForms(number)
-	args := []any{string(credtrack.CredStateLicense)}
+	args := []any{org, string(credtrack.CredStateLicense)}
 	for _, n := range forms {
 		args = append(args, db.sealer.Index(org, "credential."+string(credtrack.CredStateLicense), n))
 	}
-	cond := "EXISTS (SELECT 1 FROM credentials c WHERE c.org_id = providers.org_id AND c.provider_id = providers.id" +
-		" AND c.type = ? AND c.number_bidx IN (" + placeholders(len(forms)) + ")"
+	cond := "id IN (SELECT c.provider_id FROM credentials c WHERE c.org_id = ? AND c.type = ? AND c.number_bidx IN (" +
+		placeholders(len(forms)) + ")"
 	if state != "" {
 		cond += " AND c.jurisdiction = ?"
 		args = append(args, state)
