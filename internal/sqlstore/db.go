@@ -92,6 +92,10 @@ type DB struct {
 	// snapshots (snapshot.go); empty on PostgreSQL.
 	sqliteHexKey string
 	sqliteVFS    string // the VFS the SQLite file is opened through
+	// walSync, on SQLite with synchronous full, makes each commit durable
+	// by a shared fsync of the WAL off the writer (walsync.go); nil
+	// otherwise.
+	walSync *walSyncer
 }
 
 // Open opens (without migrating) the database that opts select. Errors are
@@ -129,6 +133,9 @@ func (db *DB) Backend() Backend { return db.backend }
 func (db *DB) Close() error {
 	if db.batch != nil {
 		db.batch.close()
+	}
+	if db.walSync != nil {
+		db.walSync.close()
 	}
 	for _, c := range []*stmtCache{db.wstmts, db.rstmts} {
 		if c != nil {
@@ -205,16 +212,45 @@ func (db *DB) begin(ctx context.Context, write bool) (*Tx, error) {
 
 // update runs fn in a write transaction and commits it when fn returns nil.
 func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
-	tx, err := db.begin(ctx, true)
+	n, err := db.updateUnsynced(ctx, fn)
 	if err != nil {
 		return err
 	}
+	return db.synced(n)
+}
+
+// updateUnsynced is update without waiting for the commit to reach the
+// disk: it returns the commit's number for synced. Only the audit batcher
+// uses it, to release a batch's callers once their commit is synced while
+// the writer already runs the next batch.
+func (db *DB) updateUnsynced(ctx context.Context, fn func(*Tx) error) (uint64, error) {
+	tx, err := db.begin(ctx, true)
+	if err != nil {
+		return 0, err
+	}
 	defer tx.finish()
 	if err := fn(tx); err != nil {
-		return db.mapError(err)
+		return 0, db.mapError(err)
 	}
 	if err := tx.tx.Commit(); err != nil {
-		return db.mapError(fmt.Errorf("sqlstore: commit: %w", err))
+		return 0, db.mapError(fmt.Errorf("sqlstore: commit: %w", err))
+	}
+	if db.walSync == nil {
+		return 0, nil
+	}
+	return db.walSync.committedOne(), nil
+}
+
+// synced waits until commit n (from updateUnsynced) is on disk; 0 means
+// the commit was durable when it returned (PostgreSQL, or SQLite at
+// synchronous normal, which promises no more).
+func (db *DB) synced(n uint64) error {
+	if n == 0 || db.walSync == nil {
+		return nil
+	}
+	if err := db.walSync.wait(n); err != nil {
+		db.log.Error("the database file could not be synced to disk", "err", err)
+		return credtrack.Errorf(credtrack.EUNAVAILABLE, "the database could not make the change durable")
 	}
 	return nil
 }

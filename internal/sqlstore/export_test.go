@@ -24,3 +24,7 @@ func (db *DB) ExecAsAppForTest(ctx context.Context, q string, args ...any) error
 		return err
 	})
 }
+
+// SyncsCommitsForTest reports whether each commit waits for an fsync of
+// the SQLite WAL (synchronous full).
+func (db *DB) SyncsCommitsForTest() bool { return db.walSync != nil }

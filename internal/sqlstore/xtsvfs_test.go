@@ -80,26 +80,50 @@ func TestSQLiteFileFromDriverVFS(t *testing.T) {
 	}
 }
 
-// TestSQLiteSynchronous: the writer syncs every commit unless the operator
-// chose normal, and an unknown level is refused before anything opens.
+// TestSQLiteSynchronous: commits wait for the WAL to reach the disk unless
+// the operator chose normal (the connections themselves run at NORMAL
+// either way; see walsync.go), and an unknown level is refused before
+// anything opens. Writes and audited reads work through the syncer.
 func TestSQLiteSynchronous(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {
 		level string
-		want  int // PRAGMA synchronous: 1 NORMAL, 2 FULL
-	}{{"", 2}, {"full", 2}, {"normal", 1}} {
-		opts := storetest.Options(&storetest.Clock{T: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)})
+		syncs bool
+	}{{"", true}, {"full", true}, {"normal", false}} {
+		clock := &storetest.Clock{T: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)}
+		opts := storetest.Options(clock)
 		opts.SQLitePath = filepath.Join(t.TempDir(), "ct.db")
 		opts.SQLiteSynchronous = c.level
 		db, err := sqlstore.Open(ctx, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.QueryIntForTest(ctx, "PRAGMA synchronous")
-		db.Close()
-		if err != nil || got != c.want {
-			t.Errorf("synchronous %q: PRAGMA synchronous = %d, %v; want %d", c.level, got, err, c.want)
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
 		}
+		got, err := db.QueryIntForTest(ctx, "PRAGMA synchronous")
+		if err != nil || got != 1 || db.SyncsCommitsForTest() != c.syncs {
+			t.Errorf("synchronous %q: PRAGMA synchronous = %d, %v, syncs commits %v; want 1 and %v", c.level, got, err, db.SyncsCommitsForTest(), c.syncs)
+		}
+		octx, _ := storetest.NewOrg(t, db, "Sync Clinic")
+		p := &credtrack.Provider{FirstName: "Ada", LastName: "Durable", Active: true}
+		if err := db.CreateProvider(octx, p); err != nil {
+			t.Fatal(err)
+		}
+		// Concurrent audited reads share group commits and their syncs.
+		errs := make(chan error, 16)
+		for range 16 {
+			go func() {
+				_, err := db.FindProviderByID(octx, p.ID)
+				errs <- err
+			}()
+		}
+		for range 16 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.Close()
 	}
 	opts := storetest.Options(&storetest.Clock{})
 	opts.SQLitePath = filepath.Join(t.TempDir(), "ct.db")
