@@ -310,6 +310,23 @@ func (db *DB) DeleteDocument(ctx context.Context, id string) (*credtrack.Documen
 			denied = true
 			return credtrack.Errorf(credtrack.ENOTFOUND, "not found")
 		}
+		if !a.Can(credtrack.PermDocumentWrite) {
+			// A provider removing their own file must not be able to
+			// remove the evidence of a fraud flag or of a verification:
+			// those stay until staff decide.
+			var flagged, evidence int
+			if err := tx.queryRow("SELECT count(*) FROM documents WHERE org_id = ? AND sha256 = ? AND provider_id <> ?",
+				org, found.SHA256, found.ProviderID).Scan(&flagged); err != nil {
+				return err
+			}
+			if err := tx.queryRow("SELECT count(*) FROM verifications WHERE org_id = ? AND document_id = ?", org, id).Scan(&evidence); err != nil {
+				return err
+			}
+			if flagged > 0 || evidence > 0 {
+				denied = true
+				return credtrack.Errorf(credtrack.EFORBIDDEN, "This document is kept for review (it is flagged or is evidence of a verification); ask your credentialing team to remove it.")
+			}
+		}
 		if _, err := tx.exec("DELETE FROM documents WHERE id = ? AND org_id = ?", id, org); err != nil {
 			return err
 		}

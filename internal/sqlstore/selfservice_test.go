@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -232,5 +233,50 @@ func TestProviderSelfService(t *testing.T) {
 		wantCode(t, db.UpdateProviderContact(aud, mine.ID, "", ""), credtrack.EFORBIDDEN)
 		_, err = db.RevealCredentialNumber(aud, lic.ID)
 		wantCode(t, err, credtrack.EFORBIDDEN)
+	})
+}
+
+// TestProviderCannotDeleteFlaggedDocument: a provider may delete a
+// document of their own record, but not one flagged as possible fraud
+// (the same file is on another provider's record); staff may.
+func TestProviderCannotDeleteFlaggedDocument(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, db *sqlstore.DB, clock *storetest.Clock) {
+		sys, org := storetest.NewOrg(t, db, "Org A")
+		nurse := &credtrack.User{Email: "nurse@example.org"}
+		if err := db.CreateUser(sys, nurse); err != nil {
+			t.Fatal(err)
+		}
+		mine, other := newProvider(""), newProvider("")
+		mine.UserID = nurse.ID
+		for _, p := range []*credtrack.Provider{mine, other} {
+			if err := db.CreateProvider(sys, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		doc := func(provider string, sum byte) *credtrack.Document {
+			d := &credtrack.Document{ID: credtrack.NewID(), ProviderID: provider, Filename: "card.pdf",
+				ContentType: "application/pdf", Size: 10, SHA256: bytes.Repeat([]byte{sum}, 32), BlobKey: credtrack.NewID()}
+			if err := db.CreateDocument(sys, d, bytes.Repeat([]byte{5}, 32)); err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		plain, flagged := doc(mine.ID, 1), doc(mine.ID, 2)
+		doc(other.ID, 2) // the same file on another provider's record
+		me := storetest.As(nurse.ID, org.ID, credtrack.RoleProvider)
+
+		_, err := db.DeleteDocument(me, flagged.ID)
+		wantCode(t, err, credtrack.EFORBIDDEN)
+		bg := context.Background()
+		if n, err := db.QueryIntForTest(bg, "SELECT count(*) FROM documents WHERE id = ?", flagged.ID); err != nil || n != 1 {
+			t.Fatalf("the flagged document after the refused delete: %d rows, %v", n, err)
+		}
+		if _, err := db.DeleteDocument(me, plain.ID); err != nil {
+			t.Fatalf("deleting an own, unflagged document: %v", err)
+		}
+		staff := storetest.As("coord", org.ID, credtrack.RoleCoordinator)
+		if _, err := db.DeleteDocument(staff, flagged.ID); err != nil {
+			t.Fatalf("staff deleting the flagged document: %v", err)
+		}
 	})
 }
