@@ -208,6 +208,20 @@ func ParseLEIE(r io.Reader) (*Parsed, error) {
 		return nil, err
 	}
 	p := &Parsed{Source: credtrack.ListLEIE, Layout: "leie"}
+	if err := p.readRows(cr, g, len(leieHeader), "an LEIE file", func(rec []string, row int) (*credtrack.ListEntry, error) {
+		return leieEntry(rec, row)
+	}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// readRows reads the data rows after the header, width fields each,
+// turning each non-blank one into an entry with entry, then records the
+// row count, size and SHA-256 of the file. what names the expected file
+// in the too-many-rows error ("an LEIE file").
+func (p *Parsed) readRows(cr *csv.Reader, g *guardedReader, width int, what string,
+	entry func(rec []string, row int) (*credtrack.ListEntry, error)) error {
 	row := 0
 	for {
 		rec, err := cr.Read()
@@ -216,28 +230,28 @@ func ParseLEIE(r io.Reader) (*Parsed, error) {
 		}
 		row++
 		if err != nil {
-			return nil, readErr(err, row, g.limit)
+			return readErr(err, row, g.limit)
 		}
 		if row > MaxRows {
-			return nil, fileErr("the file has more than %d rows: it is not an LEIE file", MaxRows)
+			return fileErr("the file has more than %d rows: it is not %s", MaxRows, what)
 		}
-		if err := checkRow(rec, len(leieHeader), row); err != nil {
-			return nil, err
+		if err := checkRow(rec, width, row); err != nil {
+			return err
 		}
 		if blank(rec) {
 			continue
 		}
-		e, err := leieEntry(rec, row)
+		e, err := entry(rec, row)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.Entries = append(p.Entries, e)
 	}
 	p.Rows, p.Bytes, p.SHA256 = row, g.n, hex.EncodeToString(g.h.Sum(nil))
 	if len(p.Entries) == 0 {
-		return nil, fileErr("the file has a header but no rows")
+		return fileErr("the file has a header but no rows")
 	}
-	return p, nil
+	return nil
 }
 
 func leieEntry(rec []string, row int) (*credtrack.ListEntry, error) {
@@ -367,34 +381,10 @@ func ParseSAM(r io.Reader) (*Parsed, error) {
 	for i, h := range want {
 		col[h] = i
 	}
-	row := 0
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		row++
-		if err != nil {
-			return nil, readErr(err, row, g.limit)
-		}
-		if row > MaxRows {
-			return nil, fileErr("the file has more than %d rows: it is not a SAM extract", MaxRows)
-		}
-		if err := checkRow(rec, len(want), row); err != nil {
-			return nil, err
-		}
-		if blank(rec) {
-			continue
-		}
-		e, err := samEntry(rec, col, row)
-		if err != nil {
-			return nil, err
-		}
-		p.Entries = append(p.Entries, e)
-	}
-	p.Rows, p.Bytes, p.SHA256 = row, g.n, hex.EncodeToString(g.h.Sum(nil))
-	if len(p.Entries) == 0 {
-		return nil, fileErr("the file has a header but no rows")
+	if err := p.readRows(cr, g, len(want), "a SAM extract", func(rec []string, row int) (*credtrack.ListEntry, error) {
+		return samEntry(rec, col, row)
+	}); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
