@@ -169,7 +169,7 @@ func runOps(t *testing.T, ops []op, rnd *rand.Rand, wal bool) {
 				plain = append(plain, make([]byte, end-len(plain))...)
 			}
 			copy(plain[o.off:], p)
-			if ours.pendingLen == 0 {
+			if !ours.buffered() {
 				sameFiles(i, o)
 			}
 			continue

@@ -12,8 +12,9 @@
 // and writes them with one call, reads them with one call and decrypts
 // them in place, and only handles the partial first and last sectors the
 // way the library does (read, decrypt, patch, encrypt, write, under the
-// shared-memory I/O lock). A WAL frame's header and page go out as one
-// write, and a read of whole 16-byte XTS blocks needs no sector around it.
+// shared-memory I/O lock). A WAL transaction's frames go out as one
+// write at its commit frame (see WriteAt), and a read of whole 16-byte XTS
+// blocks needs no sector around it.
 //
 // Format: 512-byte sectors, sector number = file offset / 512, AES-128,
 // -192 or -256 XTS for a 32, 48 or 64-byte key (key, hexkey or textkey URI
@@ -134,7 +135,7 @@ const sectorSize = 512
 
 // maxRun bounds the buffer of one run write; longer writes are cut into
 // runs of this size (a multiple of sectorSize).
-const maxRun = 64 << 10
+const maxRun = 256 << 10
 
 // sectorNum is the XTS tweak of the sector at file offset off: off / 512,
 // as in the library.
@@ -158,12 +159,21 @@ type xtsFile struct {
 	buf    []byte // write buffer, reused
 	rbuf   []byte // read buffer for spans with partial sectors, reused
 
-	pending    [walFrameHeader]byte // a held-back WAL frame header
-	pendingOff int64
-	pendingLen int
-	merge      []byte // a frame header and its page, reused
-	flushErr   error  // a flush failure in a method without an error result
+	// A WAL file's run: plaintext of consecutive writes not yet written
+	// (see WriteAt). runCommit is set when the last frame header in the
+	// run marks a commit, so the run goes out after that frame's page.
+	run       []byte
+	runOff    int64
+	runCommit bool
+	walEnd    int64 // the end of the furthest write since the WAL header was last written
+	flushErr  error // a flush failure in a method without an error result
 }
+
+// maxWALRun bounds the plaintext a WAL file holds back before writing it.
+const maxWALRun = 1 << 20
+
+// buffered reports whether writes are held back (for tests).
+func (x *xtsFile) buffered() bool { return len(x.run) > 0 }
 
 func (x *xtsFile) Pragma(name, value string) (string, error) {
 	if err := x.flush(); err != nil {
@@ -307,44 +317,75 @@ func (x *xtsFile) ioLock(lock vfs.LockLevel, off int64) error {
 	return x.shm.IOLock(lock, off)
 }
 
-// WriteAt encrypts and writes p at off. A WAL frame header is held back
-// until the next call on the file, which is the frame's page write: the
-// two are written together. Every other method writes a held-back header
-// first, so nothing else (a read, a sync, a close) can observe the file
-// without it.
+// WriteAt encrypts and writes p at off.
+//
+// A WAL file holds back consecutive writes and writes them as one run:
+// SQLite writes a transaction's frames one after another, each as a
+// 24-byte header and then its page, and each write that starts or ends
+// inside a sector costs a read of that sector, an I/O lock and a write.
+// Held back, a commit of n frames costs one of each instead of n. The
+// run is written right after the page of a frame whose header marks a
+// commit (so the commit is in the file before SQLite publishes it in
+// the WAL-index for other connections), when it reaches maxWALRun, when
+// a write does not follow it, and before every other method on the file
+// (read, sync, size, truncate, lock, close…), so nothing can observe the
+// file without it. Frames that are not a commit's are read by no other
+// connection until their commit is published, and after a crash SQLite
+// keeps only frames up to the last complete commit, so holding them
+// back changes nothing anyone can see.
 func (x *xtsFile) WriteAt(p []byte, off int64) (n int, err error) {
 	if x.cipher == nil {
 		return 0, sqlite3.READONLY
 	}
-	if x.pendingLen > 0 {
-		if off == x.pendingOff+int64(x.pendingLen) {
-			x.merge = append(append(x.merge[:0], x.pending[:x.pendingLen]...), p...)
-			x.pendingLen = 0
-			if err := x.write(x.merge, x.pendingOff); err != nil {
-				return 0, err
-			}
-			return len(p), nil
+	if !x.wal {
+		if err := x.write(p, off); err != nil {
+			return 0, err
 		}
+		return len(p), nil
+	}
+	if off == 0 {
+		x.walEnd = 0 // the WAL header: SQLite (re)starts the log
+	}
+	frontier := off >= x.walEnd
+	x.walEnd = max(x.walEnd, off+int64(len(p)))
+	if len(x.run) > 0 && off != x.runOff+int64(len(x.run)) {
 		if err := x.flush(); err != nil {
 			return 0, err
 		}
 	}
-	if x.wal && len(p) == walFrameHeader {
-		x.pendingOff, x.pendingLen = off, copy(x.pending[:], p)
+	if !frontier && len(x.run) == 0 {
+		// Behind the end of the log: a page rewritten in place or a
+		// header whose checksum SQLite recomputes, possibly the last
+		// write of a commit. Nothing follows it that a run could wait for.
+		if err := x.write(p, off); err != nil {
+			return 0, err
+		}
 		return len(p), nil
 	}
-	if err := x.write(p, off); err != nil {
-		return 0, err
+	if len(x.run) == 0 {
+		x.runOff, x.runCommit = off, false
+	}
+	x.run = append(x.run, p...)
+	switch {
+	case len(p) == walFrameHeader:
+		// A frame header: bytes 4-7 hold the database size in pages
+		// after a commit, and zero in every other frame.
+		x.runCommit = p[4]|p[5]|p[6]|p[7] != 0
+	case x.runCommit || len(x.run) >= maxWALRun:
+		if err := x.flush(); err != nil {
+			return 0, err
+		}
 	}
 	return len(p), nil
 }
 
-// flush writes a held-back WAL frame header, and returns the error of an
-// earlier flush from a method that could not return one.
+// flush writes a held-back WAL run, and returns the error of an earlier
+// flush from a method that could not return one.
 func (x *xtsFile) flush() error {
-	if x.pendingLen > 0 {
-		x.pendingLen = 0
-		if err := x.write(x.pending[:walFrameHeader], x.pendingOff); err != nil {
+	if len(x.run) > 0 {
+		run, off := x.run, x.runOff
+		x.run, x.runCommit = x.run[:0], false
+		if err := x.write(run, off); err != nil {
 			return err
 		}
 	}
