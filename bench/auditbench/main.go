@@ -5,9 +5,10 @@
 // with group commit off, in one run, on SQLite and on PostgreSQL. It
 // prints one Markdown table per backend (requests/s, p50 and p99 latency,
 // throughput relative to the unaudited baseline), how many audit events
-// each phase wrote, and whether the hash chain still verifies.
+// each phase wrote, and whether the hash chain still verifies. It runs once
+// per number of clients and ends with the ratio by backend and clients.
 //
-//	go run ./bench/auditbench [-clients 32] [-duration 5s] [-warmup 1s] [-providers 200]
+//	go run ./bench/auditbench [-clients 32,64,128] [-duration 5s] [-warmup 1s] [-providers 200]
 //	    [-postgres URL] [-backends sqlite,postgres] [-cpuprofile PREFIX] [-pg-idle-conns N]
 //	    [-sqlite-vfs credtrack-xts,xts]
 //
@@ -43,6 +44,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,7 +62,8 @@ import (
 )
 
 type config struct {
-	clients    int
+	clients    int   // for one pass
+	clientList []int // -clients: one pass per number
 	duration   time.Duration
 	warmup     time.Duration
 	providers  int
@@ -73,7 +76,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	flag.IntVar(&cfg.clients, "clients", 32, "concurrent HTTP clients")
+	clients := flag.String("clients", "32,64,128", "comma-separated numbers of concurrent HTTP clients; the phases run once per number")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured duration of each phase")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured warm-up before each phase")
 	flag.IntVar(&cfg.providers, "providers", 200, "demo providers to seed (each with several credentials)")
@@ -87,8 +90,16 @@ func main() {
 	flag.StringVar(&cfg.sqliteVFS, "sqlite-vfs", xtsvfs.Name,
 		"comma-separated SQLite VFSs to run the SQLite phases with, each on a fresh database (credtrack-xts, xts), each optionally with /full or /normal for the synchronous level (default full)")
 	flag.Parse()
-	if cfg.clients < 1 || cfg.duration <= 0 || cfg.providers < 1 {
-		fmt.Fprintln(os.Stderr, "auditbench: -clients, -duration and -providers must be positive")
+	for _, c := range strings.Split(*clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 {
+			fmt.Fprintln(os.Stderr, "auditbench: -clients must list positive numbers")
+			os.Exit(2)
+		}
+		cfg.clientList = append(cfg.clientList, n)
+	}
+	if cfg.duration <= 0 || cfg.providers < 1 {
+		fmt.Fprintln(os.Stderr, "auditbench: -duration and -providers must be positive")
 		os.Exit(2)
 	}
 	if err := run(cfg); err != nil {
@@ -97,12 +108,49 @@ func main() {
 	}
 }
 
+// summaryRow is one backend at one number of clients.
+type summaryRow struct {
+	backend string
+	clients int
+	phases  []*phase
+}
+
+// run runs every pass (one per number of clients) and ends with a table
+// of the audited/unaudited ratio by backend and number of clients: group
+// commit shares a commit (and on SQLite a flush to disk) among the reads
+// waiting for it, so the ratio depends on how many clients wait at once.
 func run(cfg config) error {
-	fmt.Printf("Audit log benchmark: GET /api/v1/credentials/{id}, %d clients, %s per phase (after %s warm-up), %d providers\n\n",
-		cfg.clients, cfg.duration, cfg.warmup, cfg.providers)
+	fmt.Printf("Audit log benchmark: GET /api/v1/credentials/{id}, %v clients, %s per phase (after %s warm-up), %d providers\n\n",
+		cfg.clientList, cfg.duration, cfg.warmup, cfg.providers)
 	fmt.Printf("Go %s, %s/%s, %d CPUs (GOMAXPROCS %d)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	var summary []summaryRow
+	for _, n := range cfg.clientList {
+		c := cfg
+		c.clients = n
+		fmt.Printf("\n## %d clients\n", n)
+		rows, err := runPass(c)
+		summary = append(summary, rows...)
+		if err != nil {
+			return err
+		}
+	}
+	if len(summary) > 1 {
+		fmt.Printf("\n## Audited / unaudited by number of clients (goal ≥ 0.50)\n\n")
+		fmt.Println("| backend | clients | unaudited req/s | audited req/s | **audited / unaudited** | events per commit | audited p50 ms | audited p99 ms |")
+		fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+		for _, r := range summary {
+			u, a := r.phases[0], r.phases[1]
+			fmt.Printf("| %s | %d | %.0f | %.0f | **%.2f** | %.1f | %.2f | %.2f |\n", r.backend, r.clients, u.rate(), a.rate(),
+				a.rate()/u.rate(), float64(a.readEvents)/float64(max(a.commits, 1)), ms(a.p50), ms(a.p99))
+		}
+	}
+	return nil
+}
 
+// runPass runs the phases once on each backend with cfg.clients clients.
+func runPass(cfg config) ([]summaryRow, error) {
+	var summary []summaryRow
 	want := map[string]bool{}
 	for _, b := range strings.Split(cfg.backends, ",") {
 		want[strings.TrimSpace(b)] = true
@@ -117,9 +165,10 @@ func run(cfg config) error {
 			v = strings.TrimSpace(v)
 			phases, err := benchBackend(cfg, sqlstore.SQLite, v)
 			if err != nil {
-				return fmt.Errorf("sqlite (vfs %s): %w", v, err)
+				return summary, fmt.Errorf("sqlite (vfs %s): %w", v, err)
 			}
 			results = append(results, result{v, phases})
+			summary = append(summary, summaryRow{"SQLite " + v, cfg.clients, phases})
 		}
 		if len(results) > 1 {
 			fmt.Printf("\n### SQLite VFSs compared in this run\n\n")
@@ -133,17 +182,18 @@ func run(cfg config) error {
 		}
 	}
 	if !want[string(sqlstore.Postgres)] {
-		return nil
+		return summary, nil
 	}
 	if cfg.postgres == "" {
 		fmt.Printf("\n### PostgreSQL\n\nskipped: set -postgres or %s (for example postgres://postgres@127.0.0.1:5432/test?sslmode=disable)\n",
 			storetest.EnvPostgres)
-		return nil
+		return summary, nil
 	}
-	if _, err := benchBackend(cfg, sqlstore.Postgres, ""); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+	phases, err := benchBackend(cfg, sqlstore.Postgres, "")
+	if err != nil {
+		return summary, fmt.Errorf("postgres: %w", err)
 	}
-	return nil
+	return append(summary, summaryRow{"PostgreSQL", cfg.clients, phases}), nil
 }
 
 // phase is one measured configuration.
