@@ -35,6 +35,11 @@ func TestBrowserProviderSelfService(t *testing.T) {
 	if !regexp.MustCompile(`/providers/[^/]+$`).MatchString(recordURL) {
 		t.Fatalf("my record is at %s", recordURL)
 	}
+	// The top navigation's "My record" leads to the same page.
+	navigate(t, ctx, "the navigation's My record", http.StatusOK, chromedp.Click(chromedp.CSS(`nav.mainnav a[href="/my-record"]`)))
+	if loc := must(t, ctx, "location", chromedp.Location()); loc != recordURL {
+		t.Errorf("My record in the navigation led to %s, want %s", loc, recordURL)
+	}
 	staffOnly := must(t, ctx, "staff-only links", chromedp.Evaluate[int](
 		`document.querySelectorAll('#edit-provider, #reveal-ssn, #reveal-dob, #record-verifications, form[action$="/delete"][action^="/providers/"]').length`))
 	if staffOnly != 0 {

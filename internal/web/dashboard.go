@@ -3,6 +3,7 @@ package web
 import (
 	"cmp"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"credtrack"
@@ -132,6 +133,25 @@ func (h *Handler) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Chart = newBarChart(p.Tiles)
 	h.render(w, r, http.StatusOK, "dashboard", p)
+}
+
+// handleMyRecord sends a provider to the record linked to their account,
+// or to the dashboard, which explains that none is linked yet.
+func (h *Handler) handleMyRecord(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	a := credtrack.ActorFromContext(ctx)
+	ps, _, err := h.providers.FindProviders(ctx, credtrack.ProviderFilter{Limit: dashboardLimit})
+	switch credtrack.ErrorCode(err) {
+	case "", credtrack.EFORBIDDEN, credtrack.ENOTFOUND:
+	default:
+		h.renderError(w, r, err)
+		return
+	}
+	if i := slices.IndexFunc(ps, func(p *credtrack.Provider) bool { return a.ID != "" && p.UserID == a.ID }); err == nil && i >= 0 {
+		http.Redirect(w, r, "/providers/"+url.PathEscape(ps[i].ID), http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 // ownDashboard is the dashboard of a provider-role member: a link to the

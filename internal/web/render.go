@@ -134,6 +134,8 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, title, current
 		p.Nav = append(p.Nav, NavLink{Href: "/", Label: "Dashboard", Current: current == "dashboard"})
 		if a.Can(credtrack.PermProviderRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/providers", Label: "Providers", Current: current == "providers"})
+		} else if a.Can(credtrack.PermOwnRecordRead) {
+			p.Nav = append(p.Nav, NavLink{Href: "/my-record", Label: "My record", Current: current == "providers"})
 		}
 		if h.verifier != nil && a.Can(credtrack.PermProviderRead) {
 			p.Nav = append(p.Nav, NavLink{Href: "/verification/tasks", Label: "Verification", Current: current == "verification"})

@@ -326,6 +326,9 @@ func (h *Handler) routeTable() []route {
 	return []route{
 		{pattern: "GET /{$}", handler: h.handleDashboard,
 			policy: Policy{SignedIn: true, Permission: credtrack.PermOrgRead, Own: credtrack.PermOwnRecordRead}},
+		// A provider's "My record": the provider record linked to them.
+		{pattern: "GET /my-record", handler: h.handleMyRecord,
+			policy: Policy{SignedIn: true, Permission: credtrack.PermOwnRecordRead}},
 
 		{pattern: "GET /login", policy: public, handler: h.handleLoginForm},
 		{pattern: "POST /login", policy: public, handler: h.handleLogin},

@@ -630,9 +630,24 @@ func TestDashboard_ProviderSeesOwnRecordLink(t *testing.T) {
 	if strings.Contains(body, `href="/providers"`) {
 		t.Error("provider role gets a nav link to a page it may not open")
 	}
+	if !strings.Contains(body, `<a href="/my-record">My record</a>`) {
+		t.Error("provider role has no My record link in the navigation")
+	}
+	if rec := e.get(t, "/my-record", "nurse@example.com"); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/providers/p-gia" {
+		t.Errorf("My record: %d to %q, want 303 to /providers/p-gia", rec.Code, rec.Header().Get("Location"))
+	}
 	body = e.get(t, "/", "orphan@example.com").Body.String()
 	if !strings.Contains(body, "No provider record is linked") {
 		t.Error("unlinked provider gets no explanation")
+	}
+	if rec := e.get(t, "/my-record", "orphan@example.com"); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/" {
+		t.Errorf("My record without a linked record: %d to %q, want 303 to the dashboard", rec.Code, rec.Header().Get("Location"))
+	}
+	if body := e.get(t, "/", "coord@example.com").Body.String(); strings.Contains(body, "/my-record") {
+		t.Error("staff get a My record link")
+	}
+	if rec := e.get(t, "/my-record", "coord@example.com"); rec.Code != http.StatusForbidden && rec.Code != http.StatusNotFound {
+		t.Errorf("My record for staff: %d, want 403 or 404", rec.Code)
 	}
 }
 
