@@ -135,6 +135,15 @@ func (h *Handler) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "dashboard", p)
 }
 
+// linkedRecord is the provider record among ps linked to the actor's
+// account, or nil.
+func linkedRecord(ps []*credtrack.Provider, a credtrack.Actor) *credtrack.Provider {
+	if i := slices.IndexFunc(ps, func(p *credtrack.Provider) bool { return a.ID != "" && p.UserID == a.ID }); i >= 0 {
+		return ps[i]
+	}
+	return nil
+}
+
 // handleMyRecord sends a provider to the record linked to their account,
 // or to the dashboard, which explains that none is linked yet.
 func (h *Handler) handleMyRecord(w http.ResponseWriter, r *http.Request) {
@@ -147,8 +156,8 @@ func (h *Handler) handleMyRecord(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, err)
 		return
 	}
-	if i := slices.IndexFunc(ps, func(p *credtrack.Provider) bool { return a.ID != "" && p.UserID == a.ID }); err == nil && i >= 0 {
-		http.Redirect(w, r, "/providers/"+url.PathEscape(ps[i].ID), http.StatusSeeOther)
+	if own := linkedRecord(ps, a); err == nil && own != nil {
+		http.Redirect(w, r, "/providers/"+url.PathEscape(own.ID), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -167,8 +176,8 @@ func (h *Handler) ownDashboard(w http.ResponseWriter, r *http.Request, a credtra
 		return
 	}
 	p := dashboardPage{Page: h.newPage(w, r, "Dashboard", "dashboard")}
-	if i := slices.IndexFunc(ps, func(p *credtrack.Provider) bool { return a.ID != "" && p.UserID == a.ID }); i >= 0 {
-		p.OwnProviderID, p.OwnProviderName = ps[i].ID, ps[i].FullName()
+	if own := linkedRecord(ps, a); own != nil {
+		p.OwnProviderID, p.OwnProviderName = own.ID, own.FullName()
 	}
 	h.render(w, r, http.StatusOK, "dashboard", p)
 }
