@@ -306,9 +306,8 @@ func pageURL(f credtrack.ProviderFilter, page int) string {
 func (h *Handler) handleProviderShow(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	a := credtrack.ActorFromContext(ctx)
-	pr, err := h.providers.FindProviderByID(ctx, r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
+	pr, ok := h.pathProvider(w, r)
+	if !ok {
 		return
 	}
 	// The route also admits provider-role members for their own record;

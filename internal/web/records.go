@@ -69,6 +69,25 @@ func (h *Handler) recordsReady(w http.ResponseWriter, r *http.Request, needDocs 
 	return true
 }
 
+// pathProvider finds the provider named by the path's {id}; when there is
+// none the actor may see, it renders the error and returns false.
+func (h *Handler) pathProvider(w http.ResponseWriter, r *http.Request) (*credtrack.Provider, bool) {
+	p, err := h.providers.FindProviderByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.renderError(w, r, err)
+		return nil, false
+	}
+	return p, true
+}
+
+// recordsProvider is recordsReady, then pathProvider.
+func (h *Handler) recordsProvider(w http.ResponseWriter, r *http.Request, needDocs bool) (*credtrack.Provider, bool) {
+	if !h.recordsReady(w, r, needDocs) {
+		return nil, false
+	}
+	return h.pathProvider(w, r)
+}
+
 // ---- Providers: add, edit, delete ----
 
 // providerForm is the data of templates/pages/provider_form.html.
@@ -192,12 +211,8 @@ func maskIf(last4 string) string {
 
 // handleProviderEdit shows the provider form filled with the record.
 func (h *Handler) handleProviderEdit(w http.ResponseWriter, r *http.Request) {
-	if !h.recordsReady(w, r, false) {
-		return
-	}
-	p, err := h.providers.FindProviderByID(r.Context(), r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
+	p, ok := h.recordsProvider(w, r, false)
+	if !ok {
 		return
 	}
 	pf := h.newProviderForm(w, r, "Edit "+p.FullName(), fieldsOf(p))
@@ -208,12 +223,8 @@ func (h *Handler) handleProviderEdit(w http.ResponseWriter, r *http.Request) {
 
 // handleProviderUpdate saves the provider form.
 func (h *Handler) handleProviderUpdate(w http.ResponseWriter, r *http.Request) {
-	if !h.recordsReady(w, r, false) {
-		return
-	}
-	p, err := h.providers.FindProviderByID(r.Context(), r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
+	p, ok := h.recordsProvider(w, r, false)
+	if !ok {
 		return
 	}
 	if err := parseForm(r); err != nil {
@@ -236,12 +247,8 @@ func (h *Handler) handleProviderUpdate(w http.ResponseWriter, r *http.Request) {
 // handleProviderContactEdit shows a provider their own contact details
 // (email and phone), the part of their record they maintain themselves.
 func (h *Handler) handleProviderContactEdit(w http.ResponseWriter, r *http.Request) {
-	if !h.recordsReady(w, r, false) {
-		return
-	}
-	p, err := h.providers.FindProviderByID(r.Context(), r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
+	p, ok := h.recordsProvider(w, r, false)
+	if !ok {
 		return
 	}
 	h.renderContactForm(w, r, http.StatusOK, p, providerFields{Email: p.Email, Phone: p.Phone}, "")
@@ -257,15 +264,11 @@ func (h *Handler) renderContactForm(w http.ResponseWriter, r *http.Request, stat
 // handleProviderContactUpdate saves the contact form; the store decides
 // whose record the actor may change.
 func (h *Handler) handleProviderContactUpdate(w http.ResponseWriter, r *http.Request) {
-	if !h.recordsReady(w, r, false) {
+	p, ok := h.recordsProvider(w, r, false)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	p, err := h.providers.FindProviderByID(ctx, r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
-		return
-	}
 	if err := parseForm(r); err != nil {
 		h.renderError(w, r, err)
 		return
@@ -286,15 +289,11 @@ func (h *Handler) handleProviderContactUpdate(w http.ResponseWriter, r *http.Req
 // handleProviderDelete deletes a provider, their documents first (so that
 // the encrypted blobs go too), after the confirmation box was ticked.
 func (h *Handler) handleProviderDelete(w http.ResponseWriter, r *http.Request) {
-	if !h.recordsReady(w, r, false) {
+	p, ok := h.recordsProvider(w, r, false)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	p, err := h.providers.FindProviderByID(ctx, r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
-		return
-	}
 	if err := parseForm(r); err != nil {
 		h.renderError(w, r, err)
 		return
@@ -548,12 +547,8 @@ func (h *Handler) documentsFor(ctx context.Context, providerID string, spec cred
 // handleCredentialNew shows the type picker, or with ?type= the form for
 // that type.
 func (h *Handler) handleCredentialNew(w http.ResponseWriter, r *http.Request) {
-	if !h.recordsReady(w, r, false) {
-		return
-	}
-	p, err := h.providers.FindProviderByID(r.Context(), r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
+	p, ok := h.recordsProvider(w, r, false)
+	if !ok {
 		return
 	}
 	typ := credtrack.CredentialType(r.URL.Query().Get("type"))
@@ -580,15 +575,11 @@ func (h *Handler) handleCredentialNew(w http.ResponseWriter, r *http.Request) {
 
 // handleCredentialCreate stores a new credential.
 func (h *Handler) handleCredentialCreate(w http.ResponseWriter, r *http.Request) {
-	if !h.recordsReady(w, r, false) {
+	p, ok := h.recordsProvider(w, r, false)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	p, err := h.providers.FindProviderByID(ctx, r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
-		return
-	}
 	if err := parseForm(r); err != nil {
 		h.renderError(w, r, err)
 		return
@@ -600,7 +591,7 @@ func (h *Handler) handleCredentialCreate(w http.ResponseWriter, r *http.Request)
 	}
 	base := "/providers/" + url.PathEscape(p.ID)
 	c := &credtrack.Credential{Type: typ, ProviderID: p.ID}
-	err = readCredentialForm(r, c)
+	err := readCredentialForm(r, c)
 	if err == nil {
 		err = h.records.CreateCredential(ctx, c)
 	}
@@ -749,15 +740,11 @@ const multipartOverhead = 64 << 10
 // buffered whole, and is encrypted on its way to the blob store. Fields
 // must come before the file (the page's form puts them there).
 func (h *Handler) handleDocumentUpload(w http.ResponseWriter, r *http.Request) {
-	if !h.recordsReady(w, r, true) {
+	p, ok := h.recordsProvider(w, r, true)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	p, err := h.providers.FindProviderByID(ctx, r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
-		return
-	}
 	base := "/providers/" + url.PathEscape(p.ID)
 	mr, err := r.MultipartReader()
 	if err != nil {

@@ -121,9 +121,8 @@ func (h *Handler) handleVerifications(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	a := credtrack.ActorFromContext(ctx)
-	pr, err := h.providers.FindProviderByID(ctx, r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
+	pr, ok := h.pathProvider(w, r)
+	if !ok {
 		return
 	}
 	list, err := h.verifier.History(ctx, pr.ID)
@@ -192,9 +191,8 @@ func (h *Handler) handleVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Another organization's provider is a 404 whatever the form says.
-	pr, err := h.providers.FindProviderByID(r.Context(), r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
+	pr, ok := h.pathProvider(w, r)
+	if !ok {
 		return
 	}
 	if err := parseForm(r); err != nil {
@@ -299,9 +297,8 @@ func (h *Handler) handleManualForm(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) renderManual(w http.ResponseWriter, r *http.Request, status int, credentialID, checkID, source string, formErr error) {
 	ctx := r.Context()
-	pr, err := h.providers.FindProviderByID(ctx, r.PathValue("id"))
-	if err != nil {
-		h.renderError(w, r, err)
+	pr, ok := h.pathProvider(w, r)
+	if !ok {
 		return
 	}
 	p := manualPage{Page: h.newPage(w, r, "Manual verification · "+pr.FullName(), "providers"), ProviderID: pr.ID,
@@ -337,8 +334,7 @@ func (h *Handler) handleManual(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Another organization's provider is a 404 whatever the form says.
-	if _, err := h.providers.FindProviderByID(r.Context(), r.PathValue("id")); err != nil {
-		h.renderError(w, r, err)
+	if _, ok := h.pathProvider(w, r); !ok {
 		return
 	}
 	if err := r.ParseMultipartForm(1 << 20); err != nil {
