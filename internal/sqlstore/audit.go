@@ -67,44 +67,9 @@ func (tx *Tx) audit(action, targetType, targetID string, outcome credtrack.Outco
 // rest of the transaction, so concurrent writers, even in several
 // processes, append one after another and never fork the chain.
 func (tx *Tx) appendEvent(ev *credtrack.AuditEvent) error {
-	if ev.ID == "" {
-		ev.ID = credtrack.NewID()
-	}
-	if ev.At.IsZero() {
-		ev.At = tx.now
-	}
-	if ev.Details == nil {
-		ev.Details = map[string]string{}
-	}
-	if ev.ActorKind == "" {
-		ev.ActorKind = credtrack.ActorAnonymous
-	}
-	if _, err := tx.exec("INSERT INTO audit_heads (org_id, seq, hash) VALUES (?, 0, ?) ON CONFLICT (org_id) DO NOTHING",
-		ev.OrgID, make([]byte, sha256.Size)); err != nil {
-		return fmt.Errorf("sqlstore: audit head: %w", err)
-	}
-	q := "SELECT seq, hash FROM audit_heads WHERE org_id = ?"
-	if tx.db.backend == Postgres {
-		q += " FOR UPDATE"
-	}
-	var seq int64
-	var prev []byte
-	if err := tx.queryRow(q, ev.OrgID).Scan(&seq, &prev); err != nil {
-		return fmt.Errorf("sqlstore: audit head: %w", err)
-	}
-	ev.Seq = seq + 1
-	ev.PrevHash = prev
-	ev.Hash = tx.db.chainHash(prev, ev)
-	details, _ := json.Marshal(ev.Details)
-	if _, err := tx.exec(`INSERT INTO audit_events (id, org_id, seq, at, actor_kind, actor_id, actor_role, action,
-		target_type, target_id, outcome, ip, user_agent, request_id, details, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ev.ID, ev.OrgID, ev.Seq, ev.At.UnixMicro(), string(ev.ActorKind), ev.ActorID, string(ev.ActorRole), ev.Action,
-		ev.TargetType, ev.TargetID, string(ev.Outcome), ev.IP, ev.UserAgent, ev.RequestID, string(details), ev.PrevHash, ev.Hash); err != nil {
-		return fmt.Errorf("sqlstore: insert audit event: %w", err)
-	}
-	if _, err := tx.exec("UPDATE audit_heads SET seq = ?, hash = ? WHERE org_id = ?", ev.Seq, ev.Hash, ev.OrgID); err != nil {
-		return fmt.Errorf("sqlstore: audit head: %w", err)
+	// The same statements and bytes as a group commit of one event.
+	if err := tx.appendBatch([]auditReq{{ev: ev}}); err != nil {
+		return err
 	}
 	credtrack.MarkAudited(tx.ctx)
 	return nil
@@ -174,7 +139,12 @@ func scanAudit(rows interface{ Scan(...any) error }) (*credtrack.AuditEvent, err
 
 // queryAudit runs a query selecting auditColumns and scans every row.
 func (tx *Tx) queryAudit(q string, args ...any) ([]*credtrack.AuditEvent, error) {
-	rows, err := tx.query(q, args...)
+	return scanAudits(tx.query(q, args...))
+}
+
+// scanAudits scans every row of a query selecting auditColumns (or
+// returns the query's error) and closes the rows.
+func scanAudits(rows *sql.Rows, err error) ([]*credtrack.AuditEvent, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -146,18 +146,5 @@ func (db *DB) JobsForTest(ctx context.Context, kind string) ([]credtrack.Job, er
 // the organization, without recording an audit.read of their own. Test
 // support only.
 func (db *DB) AuditEventsForTest(ctx context.Context) ([]*credtrack.AuditEvent, error) {
-	rows, err := db.read.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit_events ORDER BY at, org_id, seq")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*credtrack.AuditEvent
-	for rows.Next() {
-		ev, err := scanAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ev)
-	}
-	return out, rows.Err()
+	return scanAudits(db.read.QueryContext(ctx, "SELECT "+auditColumns+" FROM audit_events ORDER BY at, org_id, seq"))
 }
